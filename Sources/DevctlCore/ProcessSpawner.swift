@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CProcessSpawn
+import Foundation
+
+/// Starts child processes without leaking descriptors into them (see CProcessSpawn), and waits
+/// for them with `waitpid`.
+public enum ProcessSpawner {
+    /// Starts `executable` and returns its pid. Negative descriptors mean /dev/null.
+    public static func spawn(
+        _ executable: String,
+        _ arguments: [String],
+        environment extra: [String: String] = [:],
+        workingDirectory: String? = nil,
+        user: String? = nil,
+        newProcessGroup: Bool = false,
+        parentDeathSignal: Int32 = 0,
+        stdin: Int32 = -1,
+        stdout: Int32 = -1,
+        stderr: Int32 = -1
+    ) throws -> pid_t {
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        var account: SystemUser?
+        if let user {
+            guard let found = SystemUser.named(user) else {
+                throw DevctlFailure("cannot run \(executable) as user '\(user)': there is no such user")
+            }
+            account = found
+            environment["HOME"] = NSHomeDirectoryForUser(user) ?? "/"
+            environment["USER"] = user
+            environment["LOGNAME"] = user
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let groups = account?.groups ?? []
+        var pid: pid_t = 0
+        let result: Int32 = groups.withUnsafeBufferPointer { groupBuffer in
+            (workingDirectory ?? "").withCString { directory in
+                var options = devctl_spawn_options(
+                    working_directory: workingDirectory == nil ? nil : directory,
+                    stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr,
+                    new_process_group: newProcessGroup ? 1 : 0,
+                    parent_death_signal: parentDeathSignal,
+                    uid: account?.uid ?? uid_t.max, gid: account?.gid ?? gid_t.max,
+                    groups: groupBuffer.baseAddress, group_count: Int32(groupBuffer.count)
+                )
+                return devctl_spawn(executable, argv, envp, &options, &pid)
+            }
+        }
+        guard result == 0 else {
+            throw DevctlFailure("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    /// Blocks until `pid` exits; returns its exit status, or 128 + signal if a signal killed it.
+    public static func wait(for pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Runs a program to completion and captures its output.
+///
+/// Foundation's `Process` does the work; this type adds what every caller needed: both pipes
+/// drained concurrently (a chatty child never blocks on a full pipe), an optional user to run as
+/// (PostgreSQL refuses root), and errors that say which command failed and what it printed.
+public struct Subprocess: Sendable {
+    /// The program to run, as an absolute path.
+    public var executable: String
+    public var arguments: [String]
+    /// Extra environment on top of the current process's environment.
+    public var environment: [String: String]
+    /// Working directory, or the current one.
+    public var workingDirectory: String?
+    /// Run as this system user (only possible when we are root).
+    public var user: String?
+
+    public init(
+        _ executable: String,
+        _ arguments: [String] = [],
+        environment: [String: String] = [:],
+        workingDirectory: String? = nil,
+        user: String? = nil
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.user = user
+    }
+
+    /// What a finished process left behind.
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var succeeded: Bool { status == 0 }
+    }
+
+    /// The command line as a user would type it, for error messages.
+    public var commandLine: String {
+        ([executable] + arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    }
+
+    /// Runs the program and returns its status and output, whatever the status.
+    public func output() async throws -> Output {
+        let stdoutPipe = try CloseOnExecPipe()
+        let stderrPipe = try CloseOnExecPipe()
+        let pid = try ProcessSpawner.spawn(
+            executable, arguments, environment: environment, workingDirectory: workingDirectory,
+            user: user, stdin: -1, stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
+        )
+        try? stdoutPipe.write.close()
+        try? stderrPipe.write.close()
+        return await withCheckedContinuation { continuation in
+            let group = DispatchGroup()
+            let collected = OutputBox()
+            for (pipe, isStdout) in [(stdoutPipe, true), (stderrPipe, false)] {
+                group.enter()
+                DispatchQueue.global().async {
+                    let data = (try? pipe.read.readToEnd()) ?? Data()
+                    collected.set(String(decoding: data, as: UTF8.self), stdout: isStdout)
+                    group.leave()
+                }
+            }
+            let status = StatusBox()
+            group.enter()
+            DispatchQueue.global().async {
+                status.value = ProcessSpawner.wait(for: pid)
+                group.leave()
+            }
+            group.notify(queue: .global()) {
+                let (out, err) = collected.get()
+                continuation.resume(returning: Output(status: status.value, stdout: out, stderr: err))
+            }
+        }
+    }
+
+    /// Runs the program and throws, quoting its error output, unless it exits 0.
+    @discardableResult
+    public func run() async throws -> Output {
+        let result = try await output()
+        guard result.succeeded else {
+            let detail = (result.stderr.isEmpty ? result.stdout : result.stderr)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            throw DevctlFailure("`\(commandLine)` failed (exit \(result.status)):\n\(detail)")
+        }
+        return result
+    }
+
+    /// Finds `name` on `PATH` or in `extraDirectories`; returns an absolute path.
+    public static func findExecutable(_ name: String, extraDirectories: [String] = []) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + extraDirectories
+        for directory in directories {
+            let candidate = directory + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// A pipe whose descriptors close on exec, so only the child's stdout/stderr copies survive.
+private struct CloseOnExecPipe: @unchecked Sendable {
+    let read: FileHandle
+    let write: FileHandle
+
+    init() throws {
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else {
+            throw DevctlFailure("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        // pipe2(O_CLOEXEC) is not exported by the Glibc module; set the flag right after.
+        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        read = FileHandle(fileDescriptor: descriptors[0], closeOnDealloc: true)
+        write = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: true)
+    }
+}
+
+/// An exit status handed from the waiting thread to the continuation (the group orders them).
+private final class StatusBox: @unchecked Sendable {
+    var value: Int32 = -1
+}
+
+/// Collects two strings written from two threads.
+private final class OutputBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stdout = ""
+    private var stderr = ""
+
+    func set(_ text: String, stdout isStdout: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if isStdout { stdout = text } else { stderr = text }
+    }
+
+    func get() -> (String, String) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (stdout, stderr)
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `devctl` command: the whole developer workflow of the platform.
+struct Devctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devctl",
+        abstract: "Run, build and ship the devctl microservices platform.",
+        discussion: """
+            Every command reads the stack from devctl.yaml (found in this folder or above).
+            Exit status: 0 success, 1 failure, 2 bad usage or bad configuration.
+            """,
+        version: DevctlVersion.current,
+        subcommands: [DatabaseCommand.self]
+    )
+}

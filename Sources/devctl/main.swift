@@ -1,0 +1,47 @@
+import ArgumentParser
+import DevctlCore
+import Foundation
+import Logging
+
+// ArgumentParser's own `main()` exits 64 on bad usage; devctl promises 0 / 1 / 2, and prints
+// user-facing errors (with their hint) the same way, in JSON too when --json is given.
+let arguments = Array(CommandLine.arguments.dropFirst())
+let wantsJSON = arguments.contains("--json")
+Console.bootstrapLogging(verbose: arguments.contains("--verbose") || arguments.contains("-v"))
+
+do {
+    try await runCommand(Devctl.parseAsRoot(arguments))
+    exit(0)
+} catch let error as any UserFacingError {
+    Console.report(error, json: wantsJSON)
+    exit(error.exitCode)
+} catch {
+    let code = Devctl.exitCode(for: error)
+    if code == .success {
+        // --help, --version, completions: ArgumentParser's text on stdout.
+        print(Devctl.fullMessage(for: error))
+        exit(0)
+    }
+    if error is ExitCode {
+        exit(code.rawValue)
+    }
+    var message = Devctl.fullMessage(for: error)
+    if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+    if code == .validationFailure {
+        Console.report(DevctlFailure(message, exitCode: 2), json: wantsJSON)
+        exit(2)
+    }
+    Console.report(DevctlFailure("internal error: \(message)", hint: "this is a bug in devctl; please report it"), json: wantsJSON)
+    exit(1)
+}
+
+/// Runs a parsed command; async commands through their async `run()`, which a plain call on the
+/// existential would not pick (it would resolve to the synchronous one, which prints help).
+func runCommand(_ command: any ParsableCommand) async throws {
+    if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+    } else {
+        var command = command
+        try command.run()
+    }
+}

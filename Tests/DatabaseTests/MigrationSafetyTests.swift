@@ -1,0 +1,76 @@
+import Database
+import DevctlCore
+import Foundation
+import Testing
+
+@Suite struct MigrationSafetyTests {
+    @Test func changedAppliedMigrationStopsEverything() async throws {
+        try await TemporaryStack.with { stack in
+            _ = try await stack.manager().initialize()
+            try stack.write("migrations/alpha/0001_create_things.sql", "CREATE TABLE things (id int);")
+            try stack.write("migrations/alpha/0002_more.sql", "CREATE TABLE more (id int);")
+            let error = await #expect(throws: MigrationError.self) { try await stack.manager().migrate() }
+            #expect(error?.message == "migrations/alpha/0001_create_things.sql: changed after it was applied to alpha_db (checksum mismatch); nothing was applied")
+            #expect(try await stack.strings("SELECT count(*)::text FROM schema_migrations", database: "alpha_db") == ["1"])
+            #expect(try await stack.strings("SELECT coalesce(to_regclass('more')::text, 'absent')", database: "alpha_db") == ["absent"])
+            let status = try await stack.manager().status()
+            #expect(status.databases.first?.drifted == ["0001_create_things"])
+        }
+    }
+
+    @Test func brokenMigrationLeavesNoTrace() async throws {
+        try await TemporaryStack.with { stack in
+            _ = try await stack.manager().initialize()
+            try stack.write("migrations/alpha/0002_broken.sql", """
+                -- a good statement first: it must be rolled back too
+                CREATE TABLE half_done (id int);
+
+                INSERT INTO half_done (id)
+                VALUES (1),
+                       (no_such_column);
+                """)
+            let error = await #expect(throws: MigrationError.self) { try await stack.manager().migrate() }
+            let message = error?.message ?? ""
+            #expect(message.hasPrefix("migrations/alpha/0002_broken.sql:6: column \"no_such_column\" does not exist (SQLSTATE 42703)"))
+            #expect(try await stack.strings("SELECT coalesce(to_regclass('half_done')::text, 'absent')", database: "alpha_db") == ["absent"])
+            #expect(try await stack.strings("SELECT string_agg(version::text, ',') FROM schema_migrations", database: "alpha_db") == ["1"])
+        }
+    }
+
+    @Test func migrationOlderThanTheNewestAppliedIsRefused() async throws {
+        try await TemporaryStack.with { stack in
+            try stack.write("migrations/alpha/0005_late.sql", "CREATE TABLE late (id int);")
+            _ = try await stack.manager().initialize()
+            try stack.write("migrations/alpha/0003_early.sql", "CREATE TABLE early (id int);")
+            let error = await #expect(throws: MigrationError.self) { try await stack.manager().migrate() }
+            #expect(error?.message == "migrations/alpha/0003_early.sql: version 3 is older than the newest migration applied to alpha_db (5); nothing was applied")
+        }
+    }
+
+    @Test func misnamedMigrationFileIsBadInput() async throws {
+        try await TemporaryStack.with { stack in
+            try stack.write("migrations/alpha/add_things.sql", "SELECT 1;")
+            let error = await #expect(throws: DevctlFailure.self) { try await stack.manager().initialize() }
+            #expect(error?.message == "migrations/alpha/add_things.sql: not a migration file name")
+            #expect(error?.exitCode == 2)
+        }
+    }
+
+    @Test func concurrentMigratorsApplyEachMigrationOnce() async throws {
+        try await TemporaryStack.with { stack in
+            _ = try await stack.manager().initialize()
+            // A slow migration widens the window in which two migrators could both see it pending.
+            try stack.write("migrations/alpha/0002_slow.sql", """
+                SELECT pg_sleep(0.5);
+                CREATE TABLE slow (id int);
+                """)
+            let manager = try stack.manager()
+            async let first = manager.migrate()
+            async let second = manager.migrate()
+            let reports = try await [first, second]
+            let appliedCounts = reports.map { $0.databases.first?.newlyApplied.count ?? -1 }
+            #expect(appliedCounts.sorted() == [0, 1])
+            #expect(try await stack.strings("SELECT count(*)::text FROM schema_migrations", database: "alpha_db") == ["2"])
+        }
+    }
+}

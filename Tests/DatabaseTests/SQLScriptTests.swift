@@ -1,0 +1,25 @@
+import Database
+import Testing
+
+@Suite struct SQLScriptTests {
+    @Test func splitsOnSemicolonsOutsideQuotesAndComments() {
+        let script = SQLScript("""
+            -- leading comment; not a statement
+            CREATE TABLE a (t text DEFAULT 'x;y');
+            /* block; /* nested; */ still comment */
+            INSERT INTO "we;ird" VALUES (E'it\\'s; fine');
+            CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;
+            DO $$ BEGIN PERFORM 1; END $$;
+            SELECT $1
+            """)
+        #expect(script.statements.map(\.line) == [2, 4, 5, 6, 7])
+        #expect(script.statements[0].sql == "CREATE TABLE a (t text DEFAULT 'x;y')")
+        #expect(script.statements[1].sql == #"INSERT INTO "we;ird" VALUES (E'it\'s; fine')"#)
+        #expect(script.statements[2].sql.hasSuffix("$body$ LANGUAGE sql"))
+        #expect(script.statements[4].sql == "SELECT $1")
+    }
+
+    @Test func commentsOnlyMakeNoStatements() {
+        #expect(SQLScript("-- nothing\n/* here */\n;\n").statements.isEmpty)
+    }
+}

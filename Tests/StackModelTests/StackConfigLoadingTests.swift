@@ -1,0 +1,187 @@
+import Foundation
+import StackModel
+import Testing
+
+/// The repository's own devctl.yaml, next to Package.swift.
+let repositoryConfigPath = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("devctl.yaml").path
+
+@Suite struct StackConfigLoadingTests {
+    @Test func repositoryConfigKeepsTheSeedContract() throws {
+        let config = try StackConfig.load(contentsOf: repositoryConfigPath, displayName: "devctl.yaml")
+        let contract: [(String, Int, String, ServiceSpec.Kind)] = [
+            ("greeter", 8080, "greeter_db", .rpc), ("caller", 8081, "caller_db", .rpc),
+            ("gateway", 8082, "gateway_db", .rpc), ("auth", 8090, "auth_db", .rest),
+            ("custom-lang", 3000, "lang_db", .rest),
+        ]
+        #expect(config.services.count == contract.count)
+        for (name, port, database, kind) in contract {
+            let service = try #require(config.service(named: name))
+            #expect(service.port == port)
+            #expect(service.database == database)
+            #expect(service.kind == kind)
+        }
+        #expect(config.postgres == PostgresSettings(host: "127.0.0.1", port: 5432, user: "devuser", password: "devpass"))
+        #expect(config.edge.port == 30081)
+        #expect(config.service(named: "caller")?.expose == nil)
+        #expect(config.service(named: "greeter")?.expose?.middlewares == [.cors, .auth, .rateLimit])
+        #expect(config.service(named: "greeter")?.dependsOn == ["caller"])
+    }
+
+    @Test func wrongTypeNamesFileLineAndKey() {
+        let yaml = """
+            version: 1
+            services:
+              greeter:
+                kind: rpc
+                port: eighty
+            """
+        #expect(messages(yaml) == [#"devctl.yaml:5: services.greeter.port: expected an integer, got "eighty""#])
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let yaml = """
+            services:
+              a:
+                kind: grpc
+                port: 8000
+              bb:
+                kind: rest
+                prot: 8001
+            """
+        #expect(messages(yaml) == [
+            #"devctl.yaml:3: services.a.kind: expected one of rpc, rest, got "grpc""#,
+            "devctl.yaml:7: services.bb.prot: unknown key (did you mean 'port'?); allowed: kind, port, database, migrations, depends_on, environment, health, expose",
+            "devctl.yaml:5: services.bb: missing key 'port'",
+        ])
+    }
+
+    @Test func duplicatePortNamesBothPlaces() {
+        let yaml = """
+            services:
+              alpha:
+                kind: rpc
+                port: 9000
+              beta:
+                kind: rest
+                port: 9000
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:7: services.beta.port: port 9000 is already used by services.alpha.port (devctl.yaml:4)",
+        ])
+    }
+
+    @Test func portClashWithPostgresIsCaught() {
+        let yaml = """
+            postgres:
+              port: 7000
+            services:
+              alpha:
+                kind: rpc
+                port: 7000
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:6: services.alpha.port: port 7000 is already used by postgres.port (devctl.yaml:2)",
+        ])
+    }
+
+    @Test func duplicateDatabaseIsCaught() {
+        let yaml = """
+            services:
+              alpha:
+                kind: rpc
+                port: 9000
+                database: shared_db
+              beta:
+                kind: rpc
+                port: 9001
+                database: shared_db
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:9: services.beta.database: database shared_db is already used by services.alpha.database (devctl.yaml:5)",
+        ])
+    }
+
+    @Test func dependencyCycleIsShownAsAPath() {
+        let yaml = """
+            services:
+              alpha:
+                kind: rpc
+                port: 9000
+                depends_on: [beta]
+              beta:
+                kind: rpc
+                port: 9001
+                depends_on: [gamma]
+              gamma:
+                kind: rpc
+                port: 9002
+                depends_on: [alpha]
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:5: services.alpha.depends_on: dependency cycle: alpha → beta → gamma → alpha",
+        ])
+    }
+
+    @Test func unknownDependencyListsTheServices() {
+        let yaml = """
+            services:
+              alpha:
+                kind: rpc
+                port: 9000
+                depends_on:
+                  - beta
+            """
+        #expect(messages(yaml) == [
+            #"devctl.yaml:6: services.alpha.depends_on[0]: unknown service "beta" (services: alpha)"#,
+        ])
+    }
+
+    @Test func invalidNamesAndReservedNamesAreRefused() {
+        let yaml = """
+            services:
+              Bad_Name:
+                kind: rpc
+                port: 9000
+              postgres:
+                kind: rpc
+                port: 9001
+                database: "drop table"
+            """
+        #expect(messages(yaml) == [
+            #"devctl.yaml:2: services.Bad_Name: "Bad_Name" is not a valid service name (kebab-case: [a-z][a-z0-9-]{1,30})"#,
+            #"devctl.yaml:5: services.postgres: "postgres" is reserved by devctl; choose another name"#,
+            #"devctl.yaml:8: services.postgres.database: "drop table" is not a valid database name (lower-case letters, digits, _; at most 63)"#,
+        ])
+    }
+
+    @Test func yamlSyntaxErrorHasALine() {
+        let yaml = """
+            services:
+              alpha:
+                kind: [rpc
+                port: 9000
+            """
+        let found = messages(yaml)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("devctl.yaml:") == true)
+        #expect(found.first?.contains("invalid YAML") == true)
+    }
+
+    @Test func badConfigurationExitsWithUsageStatus() throws {
+        let error = #expect(throws: StackConfigError.self) { try StackConfig.parse(yaml: "services: 3") }
+        #expect(error?.exitCode == 2)
+    }
+
+    private func messages(_ yaml: String) -> [String] {
+        do {
+            _ = try StackConfig.parse(yaml: yaml, file: "devctl.yaml")
+            return []
+        } catch let error as StackConfigError {
+            return error.diagnostics.map(\.description)
+        } catch {
+            return ["unexpected: \(error)"]
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import DevctlCore
+import Foundation
+import Testing
+
+@Suite struct CommandLineTests {
+    @Test func versionAndHelpExitZero() async throws {
+        let version = try await DevctlProcess.run(["--version"], in: "/")
+        #expect(version.status == 0)
+        #expect(version.stdout.wholeMatch(of: /\d+\.\d+\.\d+\n/) != nil)
+        let help = try await DevctlProcess.run(["db", "--help"], in: "/")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("SUBCOMMANDS"))
+        #expect(help.stdout.contains("migrate"))
+    }
+
+    @Test func completionScriptIsGenerated() async throws {
+        let output = try await DevctlProcess.run(["--generate-completion-script", "bash"], in: "/")
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("_devctl"))
+    }
+
+    @Test func badUsageExitsTwo() async throws {
+        let output = try await DevctlProcess.run(["db", "frobnicate"], in: "/")
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("error:"))
+    }
+
+    @Test func invalidConfigurationExitsTwoWithItsLocation() async throws {
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        try "services:\n  greeter:\n    kind: rpc\n    port: eighty\n".write(toFile: root + "/devctl.yaml", atomically: true, encoding: .utf8)
+        let output = try await DevctlProcess.run(["db", "status", "--json"], in: root)
+        #expect(output.status == 2)
+        #expect(output.stderr.contains(#"devctl.yaml:4: services.greeter.port: expected an integer, got "eighty""#))
+        let error = try #require(DevctlProcess.json(output)["error"] as? [String: Any])
+        #expect(error["exitCode"] as? Int == 2)
+    }
+
+    @Test func missingConfigurationSaysWhereItLooked() async throws {
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        let output = try await DevctlProcess.run(["db", "status"], in: root)
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("no devctl.yaml in \(root)"))
+    }
+
+    @Test func resetRefusesWithoutYes() async throws {
+        let output = try await DevctlProcess.run(["db", "reset", "greeter"], in: repositoryRoot)
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("refusing without --yes"))
+    }
+}
+
+/// The repository holding this test file.
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+enum TemporaryFolder {
+    static func make() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-cli-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        return path
+    }
+
+    static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
