@@ -28,7 +28,9 @@ public struct SQLScript: Sendable, Equatable {
         var hasCode = false
 
         func append(_ scalar: Unicode.Scalar) {
-            current.append(scalar)
+            // Comments and blank lines before a statement's first code are left out, so that
+            // PostgreSQL's error position counts from the statement's first line.
+            if startLine != nil { current.append(scalar) }
             if scalar == "\n" { line += 1 }
         }
         func flush() {

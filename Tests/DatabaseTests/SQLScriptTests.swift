@@ -23,3 +23,11 @@ import Testing
         #expect(SQLScript("-- nothing\n/* here */\n;\n").statements.isEmpty)
     }
 }
+
+extension SQLScriptTests {
+    @Test func leadingCommentsAreNotPartOfTheStatement() {
+        let script = SQLScript("-- about a\n\n/* more */ SELECT 1;\n-- trailing\n")
+        #expect(script.statements.map(\.sql) == ["SELECT 1"])
+        #expect(script.statements.map(\.line) == [3])
+    }
+}

@@ -59,7 +59,9 @@ struct TemporaryStack {
     }
 
     func manager() throws -> DatabaseManager {
-        try DatabaseManager(config: config(), repositoryRoot: root)
+        var logger = Logger(label: "devctl.db.test")
+        logger.logLevel = .warning
+        return try DatabaseManager(config: config(), repositoryRoot: root, logger: logger)
     }
 
     /// Stops and deletes the cluster, then the folder.
