@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what devctl and its tests need, when missing, then builds devctl.
+# Sourced by scripts/stack.sh and scripts/test.sh; safe to run again (it only fills gaps).
+set -euo pipefail
+
+DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler haproxy pkg-config)
+PIP_PACKAGES=()   # Python peers the tests call (buf-bin, connectrpc …) as later features need them
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    # Debian would create and start its own cluster on 5432, the port the stack uses; devctl runs
+    # its own cluster, so tell postgresql-common not to make one.
+    if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then
+        as_root mkdir -p /etc/postgresql-common
+        echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+if [ "${#PIP_PACKAGES[@]}" -gt 0 ]; then
+    python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+
+command -v swift >/dev/null || { echo "setup: swift is not on PATH (expected Swift 6.x at /opt/swift)" >&2; exit 1; }

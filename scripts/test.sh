@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, from nothing: installs what is missing, builds, runs every test.
+# Tests start their own PostgreSQL clusters on free ports in temp folders.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+swift build --build-tests
+swift test --skip-build "$@"
