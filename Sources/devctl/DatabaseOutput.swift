@@ -42,12 +42,15 @@ enum DatabaseOutput {
     }
 
     private static func serverLine(_ server: ServerReport) -> String {
-        var parts = ["postgres \(server.mode) at \(server.address): \(server.state)"]
-        if let pid = server.pid { parts.append("pid \(pid)") }
-        if server.initialized { parts.append("initialised") }
-        if server.started { parts.append("started") }
-        if server.stopped { parts.append("stopped") }
-        if let data = server.dataDirectory { parts.append("data \(data)") }
-        return parts.joined(separator: ", ")
+        var line = "postgres (\(server.mode)) \(server.address): \(server.state)"
+        if let pid = server.pid { line += " (pid \(pid))" }
+        let actions = [
+            server.initialized ? "initialised" : nil,
+            server.started ? "started" : nil,
+            server.stopped ? "stopped" : nil,
+        ].compactMap { $0 }
+        if !actions.isEmpty { line += "; just " + actions.joined(separator: " and ") }
+        if let data = server.dataDirectory { line += "\n  data: \(data)" }
+        return line
     }
 }
