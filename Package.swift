@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "devctl", targets: ["devctl"]),
         .library(name: "StackModel", targets: ["StackModel"]),
         .library(name: "Database", targets: ["Database"]),
+        .library(name: "ProtoGen", targets: ["ProtoGen"]),
+        .library(name: "Protos", targets: ["Protos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .executableTarget(
@@ -26,6 +29,7 @@ let package = Package(
                 "DevctlCore",
                 "StackModel",
                 "Database",
+                "ProtoGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -34,14 +38,16 @@ let package = Package(
         .target(name: "DevctlCore", dependencies: ["CProcessSpawn"]),
         // fork/exec without descriptor leaks (Foundation's Process leaks into daemons).
         .target(name: "CProcessSpawn"),
-        // devctl.yaml → typed, validated stack model.
+        // Line-aware YAML decoding shared by devctl.yaml and buf.gen.yaml readers.
         .target(
-            name: "StackModel",
+            name: "YAMLSupport",
             dependencies: [
                 "DevctlCore",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // devctl.yaml → typed, validated stack model.
+        .target(name: "StackModel", dependencies: ["DevctlCore", "YAMLSupport"]),
         // Embedded PostgreSQL lifecycle, per-service databases and migrations.
         .target(
             name: "Database",
@@ -54,6 +60,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `devctl gen`: buf.gen.yaml v2, protoc descriptors, the plugin protocol, cache.
+        .target(
+            name: "ProtoGen",
+            dependencies: [
+                "DevctlCore",
+                "YAMLSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen", "DevctlCore", "YAMLSupport"]),
+        // Messages generated from proto/ by `devctl gen` (committed; never edited by hand).
+        .target(
+            name: "Protos",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/Protos"
+        ),
         .testTarget(name: "DevctlCoreTests", dependencies: ["DevctlCore"]),
         .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
         .testTarget(
@@ -64,7 +88,7 @@ let package = Package(
             ]
         ),
         // End-to-end tests of the built `devctl` executable (exit codes, --json, concurrency).
-        .testTarget(name: "devctlTests", dependencies: ["devctl", "DevctlCore"]),
+        .testTarget(name: "devctlTests", dependencies: ["devctl", "DevctlCore", "Protos"]),
     ],
     swiftLanguageModes: [.v6]
 )

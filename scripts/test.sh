@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+# protoc-gen-swift is a peer of `devctl gen` in the tests (and what buf.gen.yaml runs).
+swift build --product protoc-gen-swift
 swift build --build-tests
 swift test --skip-build "$@"

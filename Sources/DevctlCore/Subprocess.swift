@@ -20,14 +20,18 @@ public struct Subprocess: Sendable {
     public var workingDirectory: String?
     /// Run as this system user (only possible when we are root).
     public var user: String?
+    /// Bytes fed to the program's standard input (else it reads /dev/null).
+    public var input: Data?
 
     public init(
         _ executable: String,
         _ arguments: [String] = [],
         environment: [String: String] = [:],
         workingDirectory: String? = nil,
-        user: String? = nil
+        user: String? = nil,
+        input: Data? = nil
     ) {
+        self.input = input
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -38,9 +42,12 @@ public struct Subprocess: Sendable {
     /// What a finished process left behind.
     public struct Output: Sendable {
         public var status: Int32
-        public var stdout: String
+        /// Standard output as bytes (plugin responses are binary).
+        public var stdoutBytes: Data
         public var stderr: String
         public var succeeded: Bool { status == 0 }
+        /// Standard output as UTF-8 text.
+        public var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
     }
 
     /// The command line as a user would type it, for error messages.
@@ -52,12 +59,24 @@ public struct Subprocess: Sendable {
     public func output() async throws -> Output {
         let stdoutPipe = try CloseOnExecPipe()
         let stderrPipe = try CloseOnExecPipe()
+        let stdinPipe = try input.map { _ in try CloseOnExecPipe() }
+        if input != nil { Subprocess.ignoreBrokenPipes() }
         let pid = try ProcessSpawner.spawn(
             executable, arguments, environment: environment, workingDirectory: workingDirectory,
-            user: user, stdin: -1, stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
+            user: user, stdin: stdinPipe?.read.fileDescriptor ?? -1,
+            stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
         )
         try? stdoutPipe.write.close()
         try? stderrPipe.write.close()
+        if let stdinPipe, let input {
+            try? stdinPipe.read.close()
+            // Fed from its own thread: a program that writes before it has read everything would
+            // otherwise deadlock against us.
+            DispatchQueue.global().async {
+                try? stdinPipe.write.write(contentsOf: input)
+                try? stdinPipe.write.close()
+            }
+        }
         return await withCheckedContinuation { continuation in
             let group = DispatchGroup()
             let collected = OutputBox()
@@ -65,7 +84,7 @@ public struct Subprocess: Sendable {
                 group.enter()
                 DispatchQueue.global().async {
                     let data = (try? pipe.read.readToEnd()) ?? Data()
-                    collected.set(String(decoding: data, as: UTF8.self), stdout: isStdout)
+                    collected.set(data, stdout: isStdout)
                     group.leave()
                 }
             }
@@ -77,7 +96,7 @@ public struct Subprocess: Sendable {
             }
             group.notify(queue: .global()) {
                 let (out, err) = collected.get()
-                continuation.resume(returning: Output(status: status.value, stdout: out, stderr: err))
+                continuation.resume(returning: Output(status: status.value, stdoutBytes: out, stderr: String(decoding: err, as: UTF8.self)))
             }
         }
     }
@@ -92,6 +111,12 @@ public struct Subprocess: Sendable {
             throw DevctlFailure("`\(commandLine)` failed (exit \(result.status)):\n\(detail)")
         }
         return result
+    }
+
+    /// A program that exits without reading its input must not kill us with SIGPIPE; the
+    /// failed write is ignored and the program's status tells what happened.
+    private static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Finds `name` on `PATH` or in `extraDirectories`; returns an absolute path.
@@ -131,16 +156,16 @@ private final class StatusBox: @unchecked Sendable {
 /// Collects two strings written from two threads.
 private final class OutputBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var stdout = ""
-    private var stderr = ""
+    private var stdout = Data()
+    private var stderr = Data()
 
-    func set(_ text: String, stdout isStdout: Bool) {
+    func set(_ text: Data, stdout isStdout: Bool) {
         lock.lock()
         defer { lock.unlock() }
         if isStdout { stdout = text } else { stderr = text }
     }
 
-    func get() -> (String, String) {
+    func get() -> (Data, Data) {
         lock.lock()
         defer { lock.unlock() }
         return (stdout, stderr)

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import YAMLSupport
 
 extension StackConfig {
     /// The file name devctl looks for at the repository root.
@@ -19,15 +19,7 @@ extension StackConfig {
 
     /// Decodes and validates YAML text; `file` names it in diagnostics.
     public static func parse(yaml: String, file: String = fileName) throws -> StackConfig {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw StackConfigError([syntaxDiagnostic(error, file: file)])
-        }
-        guard let root else {
-            throw StackConfigError([ConfigDiagnostic(file: file, line: nil, keyPath: "", message: "the file is empty")])
-        }
+        let root = try ConfigFileError.compose(yaml: yaml, file: file)
         let sink = DiagnosticSink(file: file)
         let decoded = decode(YAMLCursor(node: root, keyPath: "", sink: sink))
         guard sink.diagnostics.isEmpty, let config = decoded else {
@@ -36,15 +28,6 @@ extension StackConfig {
         let problems = config.validate()
         guard problems.isEmpty else { throw StackConfigError(problems) }
         return config
-    }
-
-    private static func syntaxDiagnostic(_ error: YamlError, file: String) -> ConfigDiagnostic {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-            return ConfigDiagnostic(file: file, line: mark.line, keyPath: "", message: "invalid YAML: \(problem)")
-        default:
-            return ConfigDiagnostic(file: file, line: nil, keyPath: "", message: "invalid YAML: \(error)")
-        }
     }
 
     private static func decode(_ root: YAMLCursor) -> StackConfig? {

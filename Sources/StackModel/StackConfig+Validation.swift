@@ -1,3 +1,5 @@
+import YAMLSupport
+
 extension StackConfig {
     /// Names devctl keeps for itself: a service may not take them.
     public static let reservedNames: Set<String> = ["devctl", "postgres", "edge", "haproxy", "all"]

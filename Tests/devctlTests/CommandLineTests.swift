@@ -1,4 +1,5 @@
 import DevctlCore
+import Protos
 import Foundation
 import Testing
 
@@ -64,5 +65,22 @@ enum TemporaryFolder {
 
     static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+@Suite struct GenerateCommandTests {
+    @Test func committedGeneratedCodeIsUpToDate() async throws {
+        let output = try await DevctlProcess.run(["gen", "--check", "--json"], in: repositoryRoot)
+        #expect(output.status == 0, "devctl gen --check: \(output.stdout)\n\(output.stderr)")
+        let report = try DevctlProcess.json(output)
+        #expect(report["check"] as? Bool == true)
+    }
+
+    @Test func generatedMessagesRoundTrip() throws {
+        var request = Greeter_V1_GreetRequest()
+        request.name = "Ada"
+        let decoded = try Greeter_V1_GreetRequest(serializedBytes: try request.serializedBytes() as [UInt8])
+        #expect(decoded.name == "Ada")
+        #expect(try request.jsonString() == #"{"name":"Ada"}"#)
     }
 }

@@ -5,16 +5,23 @@ import Yams
 ///
 /// Decoding collects problems into a shared ``DiagnosticSink`` instead of stopping at the
 /// first, so one run of `devctl` shows everything wrong with the file.
-struct YAMLCursor {
-    let node: Node
-    let keyPath: String
-    let sink: DiagnosticSink
+public struct YAMLCursor {
+    public let node: Node
+    public let keyPath: String
+    public let sink: DiagnosticSink
     /// The line of the key this value belongs to: for a nested mapping, where a reader looks.
-    var keyLine: Int? = nil
+    public var keyLine: Int? = nil
 
-    var line: Int? { keyLine ?? node.mark?.line }
+    public var line: Int? { keyLine ?? node.mark?.line }
 
-    func report(_ message: String, line: Int? = nil, keyPath: String? = nil) {
+    public init(node: Node, keyPath: String, sink: DiagnosticSink, keyLine: Int? = nil) {
+        self.node = node
+        self.keyPath = keyPath
+        self.sink = sink
+        self.keyLine = keyLine
+    }
+
+    public func report(_ message: String, line: Int? = nil, keyPath: String? = nil) {
         sink.add(ConfigDiagnostic(file: sink.file, line: line ?? self.line, keyPath: keyPath ?? self.keyPath, message: message))
     }
 
@@ -23,7 +30,7 @@ struct YAMLCursor {
     }
 
     /// The entries of a mapping, in file order; reports keys outside `allowedKeys` and duplicates.
-    func entries(allowedKeys: [String]? = nil) -> [(key: String, value: YAMLCursor)]? {
+    public func entries(allowedKeys: [String]? = nil) -> [(key: String, value: YAMLCursor)]? {
         guard case .mapping(let mapping) = node else {
             report("expected a mapping, got \(describe(node))")
             return nil
@@ -51,13 +58,13 @@ struct YAMLCursor {
         return result
     }
 
-    var int: Int? {
+    public var int: Int? {
         if let scalar = node.scalar, scalar.style == .plain, let value = Int(scalar.string) { return value }
         report("expected an integer, got \(describe(node))")
         return nil
     }
 
-    var string: String? {
+    public var string: String? {
         if let scalar = node.scalar, !(scalar.style == .plain && scalar.string == "~" || scalar.style == .plain && scalar.string == "null") {
             return scalar.string
         }
@@ -65,19 +72,19 @@ struct YAMLCursor {
         return nil
     }
 
-    var bool: Bool? {
+    public var bool: Bool? {
         if let scalar = node.scalar, scalar.style == .plain, let value = Bool.construct(from: scalar) { return value }
         report("expected true or false, got \(describe(node))")
         return nil
     }
 
-    var isFalse: Bool {
+    public var isFalse: Bool {
         if let scalar = node.scalar, scalar.style == .plain, Bool.construct(from: scalar) == false { return true }
         return false
     }
 
     /// A list of strings; a single string is accepted as a list of one.
-    var stringList: [String]? {
+    public var stringList: [String]? {
         switch node {
         case .scalar:
             return string.map { [$0] }
@@ -96,28 +103,28 @@ struct YAMLCursor {
     }
 
     /// The line of entry `index` in a sequence node (for diagnostics on list items).
-    func lineOfItem(_ index: Int) -> Int? {
+    public func lineOfItem(_ index: Int) -> Int? {
         guard case .sequence(let sequence) = node, index < sequence.count else { return line }
         return sequence[index].mark?.line
     }
 }
 
-/// Collects diagnostics while one file is decoded.
-final class DiagnosticSink {
-    let file: String
-    private(set) var diagnostics: [ConfigDiagnostic] = []
+/// Collects diagnostics while one file is decoded (single-threaded, during one parse).
+public final class DiagnosticSink {
+    public let file: String
+    public private(set) var diagnostics: [ConfigDiagnostic] = []
 
-    init(file: String) {
+    public init(file: String) {
         self.file = file
     }
 
-    func add(_ diagnostic: ConfigDiagnostic) {
+    public func add(_ diagnostic: ConfigDiagnostic) {
         diagnostics.append(diagnostic)
     }
 }
 
 /// How a node reads in an error message: scalars quoted as written, containers by kind.
-func describe(_ node: Node) -> String {
+public func describe(_ node: Node) -> String {
     switch node {
     case .scalar(let scalar):
         if scalar.style == .plain {
@@ -132,7 +139,7 @@ func describe(_ node: Node) -> String {
 }
 
 /// The allowed key nearest to a typo (edit distance ≤ 2), for "did you mean" hints.
-func closestMatch(to word: String, in candidates: [String]) -> String? {
+public func closestMatch(to word: String, in candidates: [String]) -> String? {
     func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         var previous = Array(0...b.count)
