@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Database", targets: ["Database"]),
         .library(name: "ProtoGen", targets: ["ProtoGen"]),
         .library(name: "Protos", targets: ["Protos"]),
+        .library(name: "ConnectRPC", targets: ["ConnectRPC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         .executableTarget(
@@ -72,10 +77,35 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen", "DevctlCore", "YAMLSupport"]),
-        // Messages generated from proto/ by `devctl gen` (committed; never edited by hand).
+        // The Connect protocol (unary) for Hummingbird servers and AsyncHTTPClient clients.
+        .target(
+            name: "ConnectRPC",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ConnectRPCTests",
+            dependencies: [
+                "ConnectRPC", "Protos", "DevctlCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Messages and Connect stubs generated from proto/ by `devctl gen` (committed; never
+        // edited by hand).
         .target(
             name: "Protos",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "ConnectRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Sources/Protos"
         ),
         .testTarget(name: "DevctlCoreTests", dependencies: ["DevctlCore"]),

@@ -33,7 +33,9 @@ public struct CodeGenerator: Sendable {
         for directory in config.inputs {
             inputs.append((directory, try ProtoCompiler.protoFiles(in: repositoryRoot, directory: directory)))
         }
-        let key = try cacheKey(inputs: inputs, executables: [protoc.protoc] + argvs.compactMap(\.first))
+        // devctl itself counts as a plugin program: it carries the built-in generator.
+        let devctl = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let key = try cacheKey(inputs: inputs, executables: [protoc.protoc, devctl] + argvs.compactMap(\.first))
         let previous = GenerationCache.load(from: cacheFile)
         if let previous, previous.key == key, previous.outputsIntact(root: repositoryRoot) {
             let plugins = config.plugins.map { plugin in
@@ -121,6 +123,7 @@ public struct CodeGenerator: Sendable {
     /// `swift build --product protoc-gen-swift` puts it).
     private func resolve(_ plugin: PluginConfig) throws -> [String] {
         guard case .local(let argv) = plugin.source, let program = argv.first else { return [] }
+        if ConnectSwiftGenerator.isBuiltIn(argv) { return [] } // runs in-process
         if program.contains("/") {
             let absolute = program.hasPrefix("/") ? program : repositoryRoot + "/" + program
             guard FileManager.default.isExecutableFile(atPath: absolute) else {

@@ -76,15 +76,11 @@ struct PluginRunner: Sendable {
         switch plugin.source {
         case .protocBuiltin(let name):
             return try await runBuiltin(name, input: input, files: files)
+        case .local(let configured) where ConnectSwiftGenerator.isBuiltIn(configured):
+            let response = ConnectSwiftGenerator.respond(to: makeRequest(input: input, files: files))
+            return try self.files(from: response)
         case .local:
-            var request = Google_Protobuf_Compiler_CodeGeneratorRequest()
-            request.fileToGenerate = files
-            request.parameter = plugin.options.joined(separator: ",")
-            request.protoFile = input.descriptors
-            request.sourceFileDescriptors = input.descriptors.filter { files.contains($0.name) }
-            request.compilerVersion.major = compilerVersion.major
-            request.compilerVersion.minor = compilerVersion.minor
-            request.compilerVersion.patch = compilerVersion.patch
+            let request = makeRequest(input: input, files: files)
             let output = try await Subprocess(argv[0], Array(argv.dropFirst()), input: try request.serializedData()).output()
             guard output.succeeded else {
                 throw DevctlFailure(
@@ -99,18 +95,34 @@ struct PluginRunner: Sendable {
                 throw DevctlFailure("plugin \(plugin.displayName) wrote something that is not a CodeGeneratorResponse (\(output.stdoutBytes.count) bytes): \(error)",
                                     hint: "is \(argv[0]) really a protoc plugin?")
             }
-            if response.hasError {
-                throw DevctlFailure("\(plugin.displayName): \(response.error)")
+            return try self.files(from: response)
+        }
+    }
+
+    private func makeRequest(input: Input, files: [String]) -> Google_Protobuf_Compiler_CodeGeneratorRequest {
+        var request = Google_Protobuf_Compiler_CodeGeneratorRequest()
+        request.fileToGenerate = files
+        request.parameter = plugin.options.joined(separator: ",")
+        request.protoFile = input.descriptors
+        request.sourceFileDescriptors = input.descriptors.filter { files.contains($0.name) }
+        request.compilerVersion.major = compilerVersion.major
+        request.compilerVersion.minor = compilerVersion.minor
+        request.compilerVersion.patch = compilerVersion.patch
+        return request
+    }
+
+    private func files(from response: Google_Protobuf_Compiler_CodeGeneratorResponse) throws -> [GeneratedFile] {
+        if response.hasError {
+            throw DevctlFailure("\(plugin.displayName): \(response.error)")
+        }
+        return try response.file.map { file in
+            guard file.insertionPoint.isEmpty else {
+                throw DevctlFailure("plugin \(plugin.displayName) uses an insertion point (\(file.name)@\(file.insertionPoint)); devctl gen does not support them")
             }
-            return try response.file.map { file in
-                guard file.insertionPoint.isEmpty else {
-                    throw DevctlFailure("plugin \(plugin.displayName) uses an insertion point (\(file.name)@\(file.insertionPoint)); devctl gen does not support them")
-                }
-                guard RepositoryPath.problem(with: file.name) == nil else {
-                    throw DevctlFailure("plugin \(plugin.displayName) tried to write \(file.name), outside its out folder \(plugin.out); nothing was written")
-                }
-                return GeneratedFile(name: file.name, content: file.content)
+            guard RepositoryPath.problem(with: file.name) == nil else {
+                throw DevctlFailure("plugin \(plugin.displayName) tried to write \(file.name), outside its out folder \(plugin.out); nothing was written")
             }
+            return GeneratedFile(name: file.name, content: file.content)
         }
     }
 

@@ -2,9 +2,21 @@ import ArgumentParser
 import DevctlCore
 import Foundation
 import Logging
+import ProtoGen
 
 // ArgumentParser's own `main()` exits 64 on bad usage; devctl promises 0 / 1 / 2, and prints
 // user-facing errors (with their hint) the same way, in JSON too when --json is given.
+// Invoked through a `protoc-gen-connect-swift` symlink, devctl is that protoc plugin.
+if (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) == ConnectSwiftGenerator.pluginName {
+    do {
+        try ProtocPluginCommand.serve()
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("protoc-gen-connect-swift: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let wantsJSON = arguments.contains("--json")
 Console.bootstrapLogging(verbose: arguments.contains("--verbose") || arguments.contains("-v"))

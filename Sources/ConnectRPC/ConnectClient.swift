@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import SwiftProtobuf
+
+/// Calls unary Connect RPCs over AsyncHTTPClient (hand-written, like the server side).
+public struct ConnectClient: Sendable {
+    /// `http://host:port` (no trailing slash needed).
+    public var baseURL: String
+    public var codec: ConnectCodec
+    public var httpClient: HTTPClient
+    /// Default timeout per call, sent as `Connect-Timeout-Ms`; `nil` waits as long as it takes.
+    public var timeout: Duration?
+    /// Gzip request bodies at least this large (`nil`: never).
+    public var compressionMinBytes: Int?
+    /// Largest response accepted.
+    public var maxResponseBytes: Int
+
+    public init(baseURL: String, codec: ConnectCodec = .proto, httpClient: HTTPClient = .shared,
+                timeout: Duration? = nil, compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.codec = codec
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.compressionMinBytes = compressionMinBytes
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// A response message with the headers it came with (trailers arrive as `trailer-` headers).
+    public struct Response<Message: SwiftProtobuf.Message>: Sendable {
+        public var message: Message
+        public var headers: HTTPHeaders
+    }
+
+    /// Calls `procedure` (`/package.Service/Method`); throws ``ConnectError`` for every failure.
+    public func unary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        _ message: Input,
+        as output: Output.Type = Output.self,
+        headers: HTTPHeaders? = nil,
+        timeout: Duration? = nil
+    ) async throws -> Response<Output> {
+        var request = HTTPClientRequest(url: baseURL + procedure)
+        request.method = .POST
+        request.headers = headers ?? [:]
+        request.headers.replaceOrAdd(name: "Content-Type", value: codec.contentType)
+        request.headers.replaceOrAdd(name: "Connect-Protocol-Version", value: "1")
+        request.headers.replaceOrAdd(name: "Accept-Encoding", value: "gzip")
+        var body = try codec.encode(message)
+        if let minimum = compressionMinBytes, body.readableBytes >= minimum {
+            body = try ConnectCompression.gzip(body)
+            request.headers.replaceOrAdd(name: "Content-Encoding", value: "gzip")
+        }
+        request.body = .bytes(body)
+        let effectiveTimeout = timeout ?? self.timeout
+        if let effectiveTimeout {
+            let milliseconds = max(1, effectiveTimeout.components.seconds * 1000 + effectiveTimeout.components.attoseconds / 1_000_000_000_000_000)
+            request.headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: String(milliseconds))
+        }
+
+        let response: HTTPClientResponse
+        var payload: ByteBuffer
+        do {
+            let deadline = effectiveTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
+            response = try await httpClient.execute(request, timeout: deadline ?? .hours(24))
+            payload = try await response.body.collect(upTo: maxResponseBytes)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw ConnectError(.deadlineExceeded, "no response from \(baseURL)\(procedure) in time: \(error)")
+        } catch let error as ConnectError {
+            throw error
+        } catch is NIOTooManyBytesError {
+            throw ConnectError(.resourceExhausted, "response from \(procedure) larger than \(maxResponseBytes) bytes")
+        } catch {
+            throw ConnectError(.unavailable, "cannot reach \(baseURL)\(procedure): \(error)")
+        }
+        if response.headers.first(name: "Content-Encoding")?.lowercased() == "gzip" {
+            payload = try ConnectCompression.gunzip(payload, limit: maxResponseBytes)
+        }
+        guard response.status == .ok else {
+            throw decodeError(response: response, payload: payload)
+        }
+        do {
+            return Response(message: try codec.decode(Output.self, from: payload), headers: response.headers)
+        } catch {
+            throw ConnectError(.internal, "cannot decode the response of \(procedure) as \(Output.protoMessageName): \(error)")
+        }
+    }
+
+    /// A Connect JSON error body when there is one, else the code inferred from the HTTP status.
+    private func decodeError(response: HTTPClientResponse, payload: ByteBuffer) -> ConnectError {
+        var metadata = HTTPFields()
+        for header in response.headers {
+            if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
+        }
+        let isJSON = response.headers.first(name: "Content-Type").flatMap(ConnectCodec.init(contentType:)) == .json
+        if isJSON, var error = ConnectError.decode(jsonBody: Data(payload.readableBytesView)) {
+            error.metadata = metadata
+            return error
+        }
+        return ConnectError(ConnectCode(inferringFrom: Int(response.status.code)),
+                            "HTTP \(response.status.code) \(response.status.reasonPhrase)", metadata: metadata)
+    }
+}
+
+/// Request headers for generated clients (so generated code needs no NIOHTTP1 import).
+public typealias ConnectHeaders = HTTPHeaders

@@ -1,0 +1,170 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwiftProtobuf
+
+// The Connect protocol's unary half (connectrpc.com/docs/protocol), hand-written: no Swift
+// library serves Connect. Streaming is not supported (the generator rejects streaming RPCs).
+
+extension RouterMethods {
+    /// Serves one unary RPC at `POST /<package>.<Service>/<Method>` (and `GET`, for methods
+    /// marked `idempotency_level = NO_SIDE_EFFECTS`).
+    @discardableResult
+    public func connectUnary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        input: Input.Type = Input.self,
+        allowGET: Bool = false,
+        options: ConnectServerOptions = ConnectServerOptions(),
+        handler: @escaping @Sendable (Input, ConnectContext) async throws -> Output
+    ) -> Self {
+        let unary = ConnectUnaryHandler(procedure: procedure, options: options, handler: handler)
+        post(RouterPath(procedure)) { request, context in
+            await unary.respond(to: request, logger: context.logger)
+        }
+        if allowGET {
+            get(RouterPath(procedure)) { request, context in
+                await unary.respond(toGET: request, logger: context.logger)
+            }
+        }
+        return self
+    }
+}
+
+/// Decodes, runs and encodes one unary call; every failure becomes a Connect error response.
+struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>: Sendable {
+    let procedure: String
+    let options: ConnectServerOptions
+    let handler: @Sendable (Input, ConnectContext) async throws -> Output
+
+    func respond(to request: Request, logger: Logger) async -> Response {
+        let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        do {
+            guard let codec = request.headers[.contentType].flatMap(ConnectCodec.init(contentType:)) else {
+                var headers = HTTPFields()
+                headers[.acceptPost] = "application/json, application/proto"
+                return Response(status: .unsupportedMediaType, headers: headers)
+            }
+            try checkProtocolVersion(request.headers[.connectProtocolVersion])
+            let gzipped = try ConnectCompression.isGzip(request.headers[.contentEncoding])
+            var body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: options.maxRequestBytes)
+            } catch {
+                throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
+            }
+            if gzipped { body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes) }
+            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, logger: logger)
+        } catch {
+            return errorResponse(error, logger: logger)
+        }
+    }
+
+    /// `GET …?connect=v1&encoding=json&message=…[&base64=1][&compression=gzip]`.
+    func respond(toGET request: Request, logger: Logger) async -> Response {
+        let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        do {
+            let query = request.uri.queryParameters
+            if let version = query["connect"], version != "v1" {
+                throw ConnectError(.invalidArgument, "connect query parameter must be v1, got \(version)")
+            }
+            guard let encoding = query["encoding"], let codec = ConnectCodec(rawValue: String(encoding)) else {
+                throw ConnectError(.invalidArgument, "encoding query parameter must be json or proto")
+            }
+            let raw = query["message"].map(String.init) ?? ""
+            var body: ByteBuffer
+            if query["base64"] == "1" {
+                guard let data = Data(base64URLEncoded: raw) else { throw ConnectError(.invalidArgument, "message is not valid base64") }
+                body = ByteBuffer(bytes: data)
+            } else {
+                body = ByteBuffer(string: raw.removingPercentEncoding ?? raw)
+            }
+            guard body.readableBytes <= options.maxRequestBytes else {
+                throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
+            }
+            if try ConnectCompression.isGzip(query["compression"].map(String.init)) {
+                body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes)
+            }
+            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, logger: logger)
+        } catch {
+            return errorResponse(error, logger: logger)
+        }
+    }
+
+    private func checkProtocolVersion(_ version: String?) throws {
+        if let version, version != "1" {
+            throw ConnectError(.invalidArgument, "Connect-Protocol-Version must be 1, got \"\(version)\"")
+        }
+    }
+
+    private func call(codec: ConnectCodec, body: ByteBuffer, headers: HTTPFields, acceptsGzip: Bool, logger: Logger) async throws -> Response {
+        let message: Input
+        do {
+            message = try codec.decode(Input.self, from: body)
+        } catch {
+            throw ConnectError(.invalidArgument, "cannot decode \(Input.protoMessageName) as \(codec.rawValue): \(error)")
+        }
+        let deadline = try Self.deadline(from: headers[.connectTimeoutMs])
+        let context = ConnectContext(procedure: procedure, requestHeaders: headers, deadline: deadline, logger: logger)
+        let output = try await Self.withDeadline(deadline) { [handler] in try await handler(message, context) }
+        var payload = try codec.encode(output)
+        var responseHeaders = context.responseMetadata
+        responseHeaders[.contentType] = codec.contentType
+        if acceptsGzip, payload.readableBytes >= options.compressionMinBytes {
+            payload = try ConnectCompression.gzip(payload)
+            responseHeaders[.contentEncoding] = "gzip"
+        }
+        return Response(status: .ok, headers: responseHeaders, body: ResponseBody(byteBuffer: payload))
+    }
+
+    static func deadline(from header: String?) throws -> ContinuousClock.Instant? {
+        guard let header else { return nil }
+        guard header.count <= 10, let milliseconds = Int64(header), milliseconds >= 0 else {
+            throw ConnectError(.invalidArgument, "Connect-Timeout-Ms must be 1 to 10 digits, got \"\(header)\"")
+        }
+        return ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+    }
+
+    /// Runs `operation`, answering deadline_exceeded (and cancelling it) when the deadline passes.
+    static func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let deadline else { return try await operation() }
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw ConnectError(.internal, "no result") }
+            return first
+        }
+    }
+
+    private func errorResponse(_ error: any Error, logger: Logger) -> Response {
+        let connectError: ConnectError
+        switch error {
+        case let error as ConnectError:
+            connectError = error
+        case is CancellationError:
+            connectError = ConnectError(.canceled, "the request was canceled")
+        default:
+            // Internal details stay in the log, not on the wire.
+            logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
+            connectError = ConnectError(.unknown, "internal error")
+        }
+        var headers = connectError.metadata
+        headers[.contentType] = "application/json"
+        return Response(status: connectError.code.httpStatus, headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: connectError.jsonBody())))
+    }
+}
+
+extension Data {
+    /// Base64 in the URL-safe alphabet, padding optional (as Connect GET uses it).
+    init?(base64URLEncoded text: String) {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
+        self.init(base64Encoded: standard)
+    }
+}
