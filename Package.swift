@@ -95,7 +95,9 @@ let package = Package(
                 "ConnectRPC", "Protos", "DevctlCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["Peers"]
         ),
         // Messages and Connect stubs generated from proto/ by `devctl gen` (committed; never
         // edited by hand).

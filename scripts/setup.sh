@@ -3,8 +3,9 @@
 # Sourced by scripts/stack.sh and scripts/test.sh; safe to run again (it only fills gaps).
 set -euo pipefail
 
-DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler haproxy pkg-config)
-PIP_PACKAGES=()   # Python peers the tests call (buf-bin, connectrpc …) as later features need them
+DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config)
+# Real peers the tests call: buf (generation), the Python Connect client/server and its stubs' plugins.
+PIP_PACKAGES=(buf-bin connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -25,8 +26,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
-if [ "${#PIP_PACKAGES[@]}" -gt 0 ]; then
-    python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+if ! python3 -m pip show -q buf-bin connectrpc protoc-gen-connectrpc protoc-gen-py protobuf-py uvicorn >/dev/null 2>&1; then
+    echo "setup: pip installing ${PIP_PACKAGES[*]}" >&2
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${PIP_PACKAGES[@]}"
 fi
+# pip's console scripts (buf, protoc-gen-py …) must be on PATH for the tests.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+export PATH
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (expected Swift 6.x at /opt/swift)" >&2; exit 1; }

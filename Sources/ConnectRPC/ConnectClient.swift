@@ -18,7 +18,7 @@ public struct ConnectClient: Sendable {
     /// Largest response accepted.
     public var maxResponseBytes: Int
 
-    public init(baseURL: String, codec: ConnectCodec = .proto, httpClient: HTTPClient = .shared,
+    public init(baseURL: String, codec: ConnectCodec = .proto, httpClient: HTTPClient = ConnectClient.sharedHTTPClient,
                 timeout: Duration? = nil, compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.codec = codec
@@ -27,6 +27,20 @@ public struct ConnectClient: Sendable {
         self.compressionMinBytes = compressionMinBytes
         self.maxResponseBytes = maxResponseBytes
     }
+
+    /// The HTTP client Connect clients share by default. Not `HTTPClient.shared`: that one
+    /// decompresses bodies itself (Connect needs the raw bytes and Content-Encoding), follows
+    /// redirects, and retries refused connections until the deadline instead of failing fast
+    /// with unavailable.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10)),
+            decompression: .disabled
+        )
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// A response message with the headers it came with (trailers arrive as `trailer-` headers).
     public struct Response<Message: SwiftProtobuf.Message>: Sendable {

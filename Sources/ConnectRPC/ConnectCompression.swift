@@ -33,7 +33,7 @@ enum ConnectCompression {
         } catch let error as CompressNIOError where error == .bufferOverflow {
             throw ConnectError(.resourceExhausted, "request message larger than \(limit) bytes after decompression")
         } catch {
-            throw ConnectError(.invalidArgument, "request body is not valid gzip")
+            throw ConnectError(.invalidArgument, "body is not valid gzip: \(error)")
         }
     }
 }

@@ -1,0 +1,74 @@
+import ConnectRPC
+import DevctlCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Protos
+
+/// A greeter whose behaviour the request's name picks, mirroring Peers/peer_server.py:
+/// "error:CODE" fails with that code, "sleep:MS" waits, "big:N" answers N characters,
+/// "headers" echoes `X-User-Id` and sets response metadata.
+struct TestGreeter: Greeter_V1_GreeterServiceHandler {
+    func greet(_ request: Greeter_V1_GreetRequest, context: ConnectContext) async throws -> Greeter_V1_GreetResponse {
+        let name = request.name
+        if name.hasPrefix("error:") {
+            let raw = String(name.dropFirst(6))
+            throw ConnectError(ConnectCode(rawValue: raw) ?? .unknown, "swift says \(raw)")
+        }
+        if name.hasPrefix("sleep:"), let milliseconds = Int(name.dropFirst(6)) {
+            try await Task.sleep(for: .milliseconds(milliseconds))
+        }
+        var response = Greeter_V1_GreetResponse()
+        if name.hasPrefix("big:"), let count = Int(name.dropFirst(4)) {
+            response.message = String(repeating: "x", count: count)
+            return response
+        }
+        if name == "headers" {
+            context.addResponseHeader(HTTPField.Name("X-Echo")!, "yes")
+            context.addResponseTrailer("x-trailer", "done")
+            response.message = "Hello \(context.requestHeaders[HTTPField.Name("X-User-Id")!] ?? "nobody")!"
+            return response
+        }
+        response.message = "Hello \(name.isEmpty ? "World" : name)!"
+        response.externalStatus = 200
+        return response
+    }
+}
+
+/// Runs a live Hummingbird server (free port) with the test greeter, plus a GET-enabled copy of
+/// Greet at `/test.v1.EchoService/Echo` (no repository proto marks a method side-effect free).
+func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    let router = Router()
+    TestGreeter().registerConnect(on: router, options: options)
+    router.connectUnary("/test.v1.EchoService/Echo", input: Greeter_V1_GreetRequest.self, allowGET: true, options: options) { request, context in
+        try await TestGreeter().greet(request, context: context)
+    }
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    try await app.test(.live) { client in
+        guard let port = client.port else { throw DevctlFailure("the live test server has no port") }
+        try await body(port)
+    }
+}
+
+/// The repository's peer scripts and Python stubs generated for them.
+enum PythonPeers {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers").path
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Generates `greeter_pb.py` / `greeter_connect.py` with the pip plugins into a temp folder.
+    static func stubs() async throws -> String {
+        guard let py = Subprocess.findExecutable("protoc-gen-py"), let connect = Subprocess.findExecutable("protoc-gen-connectrpc"),
+              let protoc = Subprocess.findExecutable("protoc") else {
+            throw DevctlFailure("the Python Connect peer is missing",
+                                hint: "pip install connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn (scripts/setup.sh does)")
+        }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-pystubs-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try await Subprocess(protoc, [
+            "-I", "proto", "--plugin=protoc-gen-py=\(py)", "--plugin=protoc-gen-connectrpc=\(connect)",
+            "--py_out=\(output)", "--connectrpc_out=\(output)", "greeter/v1/greeter.proto",
+        ], workingDirectory: repositoryRoot).run()
+        return output
+    }
+}
