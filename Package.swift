@@ -76,7 +76,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen", "DevctlCore", "YAMLSupport"]),
+        .testTarget(
+            name: "ProtoGenTests",
+            dependencies: [
+                "ProtoGen", "DevctlCore", "YAMLSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"),
+            ],
+            exclude: ["Golden"]
+        ),
         // The Connect protocol (unary) for Hummingbird servers and AsyncHTTPClient clients.
         .target(
             name: "ConnectRPC",

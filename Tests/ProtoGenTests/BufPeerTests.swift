@@ -1,0 +1,61 @@
+import DevctlCore
+import Foundation
+import ProtoGen
+import Testing
+
+/// `buf generate` (PyPI's buf-bin) as the reference: for the repository's buf.gen.yaml and the
+/// same local plugins, `devctl gen` must write a byte-identical tree.
+@Suite struct BufPeerTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    private func copyInputs(to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for item in ["proto", "buf.yaml", "buf.gen.yaml", "devctl.yaml"] {
+            try FileManager.default.copyItem(atPath: Self.repositoryRoot + "/" + item, toPath: directory + "/" + item)
+        }
+    }
+
+    private func tree(_ directory: String) -> [String: Data] {
+        var files: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        while let path = enumerator?.nextObject() as? String {
+            guard !path.hasPrefix("proto/"), !path.hasPrefix(".devctl"), !["buf.yaml", "buf.gen.yaml", "devctl.yaml"].contains(path) else { continue }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files[path] = FileManager.default.contents(atPath: directory + "/" + path)
+            }
+        }
+        return files
+    }
+
+    @Test func devctlGenAndBufGenerateWriteIdenticalTrees() async throws {
+        let buf = try #require(Subprocess.findExecutable("buf"), "buf is missing: pip install buf-bin (scripts/setup.sh does)")
+        let build = Self.repositoryRoot + "/.build/debug"
+        let devctl = build + "/devctl"
+        #expect(FileManager.default.isExecutableFile(atPath: devctl), "build devctl first: swift build")
+        #expect(FileManager.default.isExecutableFile(atPath: build + "/protoc-gen-swift"), "build it first: swift build --product protoc-gen-swift")
+
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-bufpeer-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let ours = base + "/devctl", theirs = base + "/buf", bin = base + "/bin"
+        try copyInputs(to: ours)
+        try copyInputs(to: theirs)
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        // buf runs `local:` plugins from PATH: devctl's generator through its plugin-name symlink.
+        try FileManager.default.createSymbolicLink(atPath: bin + "/" + ConnectSwiftGenerator.pluginName, withDestinationPath: devctl)
+        try FileManager.default.createSymbolicLink(atPath: bin + "/protoc-gen-swift", withDestinationPath: build + "/protoc-gen-swift")
+
+        let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let generated = try await Subprocess(devctl, ["gen"], environment: ["PATH": path], workingDirectory: ours).output()
+        #expect(generated.status == 0, "devctl gen: \(generated.stderr)")
+        let result = try await Subprocess(buf, ["generate"], environment: ["PATH": path, "BUF_CACHE_DIR": base + "/buf-cache"], workingDirectory: theirs).output()
+        #expect(result.status == 0, "buf generate: \(result.stderr)")
+
+        let ourTree = tree(ours), theirTree = tree(theirs)
+        #expect(ourTree.keys.sorted() == theirTree.keys.sorted())
+        #expect(ourTree.count == 6)
+        for (path, content) in theirTree {
+            #expect(ourTree[path] == content, "\(path) differs")
+        }
+    }
+}
