@@ -107,6 +107,12 @@ let package = Package(
             ],
             exclude: ["Peers"]
         ),
+        // A server for bench/connect.sh: Connect vs a plain Hummingbird route, one process.
+        .executableTarget(
+            name: "ConnectBench",
+            dependencies: ["ConnectRPC", "Protos", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/ConnectBench"
+        ),
         // Messages and Connect stubs generated from proto/ by `devctl gen` (committed; never
         // edited by hand).
         .target(
