@@ -9,26 +9,25 @@ import Foundation
 public enum PortProbe {
     /// True when nothing listens on `port` on loopback: we could bind it ourselves right now.
     public static func isFree(_ port: Int, host: String = "127.0.0.1") -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var reuse: Int32 = 1
-        // SO_REUSEADDR so a port in TIME_WAIT (just released) counts as free, as the servers see it.
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        withSocket(port: port, host: host) { fd, address, length in
+            var reuse: Int32 = 1
+            // SO_REUSEADDR so a port in TIME_WAIT (just released) counts as free, as servers see it.
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+            return bind(fd, address, length) == 0
         }
-        return result == 0
     }
 
     /// True when something accepts TCP connections on `host:port`.
     public static func isAccepting(_ port: Int, host: String = "127.0.0.1") -> Bool {
+        withSocket(port: port, host: host) { fd, address, length in
+            connect(fd, address, length) == 0
+        }
+    }
+
+    /// Runs `body` with a fresh TCP socket and the IPv4 address `host:port`; closes the socket.
+    private static func withSocket(
+        port: Int, host: String, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool
+    ) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -36,12 +35,11 @@ public enum PortProbe {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr(host)
-        let result = withUnsafePointer(to: &address) {
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        return result == 0
     }
 
     /// A port the kernel says is free now (for tests and ephemeral helpers).

@@ -103,7 +103,9 @@ public struct CodeGenerator: Sendable {
                 written.append(path)
                 if !check { try writeAtomically(file.content, to: absolute) }
             }
-            reports.append(PluginReport(plugin: plugin.displayName, out: plugin.out, written: written, unchanged: unchanged, durationMs: duration))
+            let out = normalizedOut(plugin) + "/"
+            reports.append(PluginReport(plugin: plugin.displayName, out: plugin.out, written: written, unchanged: unchanged,
+                                        removed: stale.filter { $0.hasPrefix(out) }, durationMs: duration))
         }
         if !check {
             for path in stale { try FileManager.default.removeItem(atPath: repositoryRoot + "/" + path) }

@@ -22,6 +22,8 @@ public struct PluginReport: Sendable, Codable, Equatable {
     public var written: [String]
     /// How many produced files were already up to date.
     public var unchanged: Int
+    /// Stale files removed from this plugin's out folder (with `clean: true`).
+    public var removed: [String] = []
     /// Wall time of the plugin's requests, in milliseconds (0 when cached).
     public var durationMs: Int
 }
