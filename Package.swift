@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .executableTarget(
@@ -35,6 +37,7 @@ let package = Package(
                 "StackModel",
                 "Database",
                 "ProtoGen",
+                "Services",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -106,6 +109,28 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Peers"]
+        ),
+        // The bundled services and the platform layer they share (Platform/).
+        .target(
+            name: "Services",
+            dependencies: [
+                "ConnectRPC", "Protos",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            // Each service's SQL migrations sit beside its code; `devctl db` reads them.
+            exclude: ["Greeter/Migrations", "Caller/Migrations", "Gateway/Migrations", "Auth/Migrations", "CustomLang/Migrations"]
+        ),
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: [
+                "Services", "Database", "StackModel", "DevctlCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         // A server for bench/connect.sh: Connect vs a plain Hummingbird route, one process.
         .executableTarget(

@@ -318,3 +318,12 @@ public struct DatabaseManager: Sendable {
 func quoteIdentifier(_ name: String) -> String {
     "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
+
+extension DatabaseManager {
+    /// The first column of the first row of `sql` on `database`, as text (for tests and tools).
+    public func withConnectionForTests(to database: String, sql: String) async throws -> String? {
+        try await withConnection(to: database) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?.decode(String?.self)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Logging
+
+/// One service's configuration: environment variables with development defaults (the values
+/// devctl.yaml lists), read once at start-up.
+public struct ServiceSettings: Sendable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    /// `postgresql://user:password@host:port/database`; never logged.
+    public var databaseURL: String
+    public var logLevel: Logger.Level
+    /// Largest request body accepted; larger → 413 (REST) or resource_exhausted (Connect).
+    public var maxBodyBytes: Int
+    /// Every variable the service reads, for its own keys (`JWT_SECRET`, `CALLER_BASE_URL` …).
+    public var environment: [String: String]
+
+    /// Reads `environment` (the process's by default) over the defaults.
+    public init(name: String, defaultPort: Int, defaultDatabase: String,
+                defaults: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        let merged = defaults.merging(environment) { $1 }
+        self.name = name
+        self.environment = merged
+        host = merged["HOST"] ?? "127.0.0.1"
+        port = merged["PORT"].flatMap(Int.init) ?? defaultPort
+        databaseURL = merged["DATABASE_URL"] ?? "postgresql://devuser:devpass@127.0.0.1:5432/\(defaultDatabase)"
+        logLevel = merged["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        maxBodyBytes = merged["MAX_BODY_BYTES"].flatMap(Int.init) ?? 1024 * 1024
+    }
+
+    /// A value the service needs, or its default.
+    public subscript(key: String) -> String? { environment[key] }
+}

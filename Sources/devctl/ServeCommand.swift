@@ -1,0 +1,56 @@
+import ArgumentParser
+import Database
+import DevctlCore
+import Foundation
+import Hummingbird
+import Services
+import StackModel
+
+/// `devctl serve NAME`: one service in the foreground (what `up` and container images run).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one service in the foreground.",
+        discussion: """
+            Configuration: environment variables over the defaults devctl.yaml lists for the
+            service (PORT, DATABASE_URL from the stack's PostgreSQL settings, …); without a
+            devctl.yaml (a container image), the environment and built-in defaults alone.
+            SIGTERM/SIGINT: stop accepting, finish in-flight requests, close the pool.
+            """
+    )
+
+    @Argument(help: "The service to run.")
+    var name: String
+
+    @Option(name: .long, help: ArgumentHelp("Path to devctl.yaml.", valueName: "path"))
+    var config: String?
+
+    func run() async throws {
+        let environment = try environmentWithStackDefaults()
+        switch name {
+        case CustomLangService.name:
+            let platform = try ServicePlatform(settings: CustomLangService.settings(environment: environment))
+            let router = platform.makeRouter()
+            CustomLangService(platform: platform).addRoutes(to: router)
+            platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
+            try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        case "greeter", "caller", "gateway", "auth":
+            throw DevctlFailure("service \(name) is not implemented in Swift yet", hint: "available now: \(CustomLangService.name)")
+        default:
+            throw DevctlFailure("unknown service \"\(name)\"", hint: "services: greeter, caller, gateway, auth, custom-lang", exitCode: 2)
+        }
+    }
+
+    /// The process environment over devctl.yaml's defaults for this service, when there is one.
+    private func environmentWithStackDefaults() throws -> [String: String] {
+        var defaults: [String: String] = [:]
+        if let repository = try? StackRepository.discover(explicitPath: config), let service = repository.config.service(named: name) {
+            defaults["PORT"] = String(service.port)
+            if let database = service.database {
+                defaults["DATABASE_URL"] = PostgresEndpoint(embedded: repository.config.postgres).url(database: database)
+            }
+            for variable in service.environment { defaults[variable.name] = variable.value }
+        }
+        return defaults.merging(ProcessInfo.processInfo.environment) { $1 }
+    }
+}
