@@ -77,9 +77,19 @@ public struct ConnectClient: Sendable {
         let response: HTTPClientResponse
         var payload: ByteBuffer
         do {
-            let deadline = effectiveTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
-            response = try await httpClient.execute(request, timeout: deadline ?? .hours(24))
-            payload = try await response.body.collect(upTo: maxResponseBytes)
+            // One deadline around headers and body: AsyncHTTPClient's own timeout stops at the
+            // headers, and a server that stalls mid-body would otherwise hang the call.
+            let exchange: @Sendable () async throws -> (HTTPClientResponse, ByteBuffer) = { [httpClient, maxResponseBytes, request] in
+                let response = try await httpClient.execute(request, timeout: .hours(24))
+                return (response, try await response.body.collect(upTo: maxResponseBytes))
+            }
+            if let effectiveTimeout {
+                (response, payload) = try await raceAgainstDeadline(ContinuousClock.now.advanced(by: effectiveTimeout), exchange) {
+                    ConnectError(.deadlineExceeded, "no response from \(procedure) within \(effectiveTimeout)")
+                }
+            } else {
+                (response, payload) = try await exchange()
+            }
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw ConnectError(.deadlineExceeded, "no response from \(baseURL)\(procedure) in time: \(error)")
         } catch let error as ConnectError {

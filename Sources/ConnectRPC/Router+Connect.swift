@@ -40,6 +40,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
 
     func respond(to request: Request, logger: Logger) async -> Response {
         let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        let arrival = ContinuousClock.now
         do {
             guard let codec = request.headers[.contentType].flatMap(ConnectCodec.init(contentType:)) else {
                 var headers = HTTPFields()
@@ -55,7 +56,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
                 throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
             }
             if gzipped { body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes) }
-            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, logger: logger)
+            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger)
         } catch {
             return errorResponse(error, logger: logger)
         }
@@ -64,6 +65,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     /// `GET …?connect=v1&encoding=json&message=…[&base64=1][&compression=gzip]`.
     func respond(toGET request: Request, logger: Logger) async -> Response {
         let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        let arrival = ContinuousClock.now
         do {
             let query = request.uri.queryParameters
             if let version = query["connect"], version != "v1" {
@@ -78,7 +80,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
                 guard let data = Data(base64URLEncoded: raw) else { throw ConnectError(.invalidArgument, "message is not valid base64") }
                 body = ByteBuffer(bytes: data)
             } else {
-                body = ByteBuffer(string: raw.removingPercentEncoding ?? raw)
+                body = ByteBuffer(string: raw) // Hummingbird has already percent-decoded it
             }
             guard body.readableBytes <= options.maxRequestBytes else {
                 throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
@@ -86,7 +88,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
             if try ConnectCompression.isGzip(query["compression"].map(String.init)) {
                 body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes)
             }
-            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, logger: logger)
+            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger)
         } catch {
             return errorResponse(error, logger: logger)
         }
@@ -98,14 +100,14 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         }
     }
 
-    private func call(codec: ConnectCodec, body: ByteBuffer, headers: HTTPFields, acceptsGzip: Bool, logger: Logger) async throws -> Response {
+    private func call(codec: ConnectCodec, body: ByteBuffer, headers: HTTPFields, acceptsGzip: Bool, arrival: ContinuousClock.Instant, logger: Logger) async throws -> Response {
         let message: Input
         do {
             message = try codec.decode(Input.self, from: body)
         } catch {
             throw ConnectError(.invalidArgument, "cannot decode \(Input.protoMessageName) as \(codec.rawValue): \(error)")
         }
-        let deadline = try Self.deadline(from: headers[.connectTimeoutMs])
+        let deadline = try Self.deadline(from: headers[.connectTimeoutMs], arrival: arrival)
         let context = ConnectContext(procedure: procedure, requestHeaders: headers, deadline: deadline, logger: logger)
         let output = try await Self.withDeadline(deadline) { [handler] in try await handler(message, context) }
         var payload = try codec.encode(output)
@@ -118,26 +120,21 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         return Response(status: .ok, headers: responseHeaders, body: ResponseBody(byteBuffer: payload))
     }
 
-    static func deadline(from header: String?) throws -> ContinuousClock.Instant? {
+    /// The deadline a `Connect-Timeout-Ms` header sets, counted from the request's arrival.
+    static func deadline(from header: String?, arrival: ContinuousClock.Instant) throws -> ContinuousClock.Instant? {
         guard let header else { return nil }
         guard header.count <= 10, let milliseconds = Int64(header), milliseconds >= 0 else {
             throw ConnectError(.invalidArgument, "Connect-Timeout-Ms must be 1 to 10 digits, got \"\(header)\"")
         }
-        return ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+        return arrival.advanced(by: .milliseconds(milliseconds))
     }
 
-    /// Runs `operation`, answering deadline_exceeded (and cancelling it) when the deadline passes.
+    /// Runs `operation`, answering deadline_exceeded at the deadline even if the operation
+    /// ignores cancellation (it is cancelled, but not waited for: a task group would wait).
     static func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         guard let deadline else { return try await operation() }
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                throw ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw ConnectError(.internal, "no result") }
-            return first
+        return try await raceAgainstDeadline(deadline, operation) {
+            ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
         }
     }
 

@@ -75,15 +75,29 @@ public struct EmbeddedPostgres: Sendable {
         case running(pid: Int32, port: Int)
     }
 
+    /// True when initdb finished and devctl's settings were appended: a data directory without
+    /// them is an interrupted first run, made again from scratch.
+    private var isCompletelyInitialized: Bool {
+        guard let configuration = try? String(contentsOfFile: dataDirectory + "/postgresql.conf", encoding: .utf8) else { return false }
+        return configuration.contains(Self.settingsMarker)
+    }
+
+    private static let settingsMarker = "# Added by devctl: the embedded development cluster."
+
     /// Reads `postmaster.pid` and checks the process; no subprocess, so it is cheap.
     public func state() -> State {
         let fileManager = FileManager.default
-        guard fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION") else { return .notInitialized }
+        guard fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION"), isCompletelyInitialized else { return .notInitialized }
         guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) else { return .stopped }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count > 3, let pid = Int32(lines[0]), let port = Int(lines[3]) else { return .stopped }
         // kill(pid, 0) probes without signalling; EPERM still means "alive" (someone else's process).
         guard kill(pid, 0) == 0 || errno == EPERM else { return .stopped }
+        // After a reboot or container restart the pid may belong to an unrelated process.
+        if let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+           !name.hasPrefix("postgres") {
+            return .stopped
+        }
         return .running(pid: pid, port: port)
     }
 
@@ -191,7 +205,7 @@ public struct EmbeddedPostgres: Sendable {
         // which nothing here uses.
         let settingsBlock = """
 
-            # Added by devctl: the embedded development cluster.
+            \(Self.settingsMarker)
             listen_addresses = '\(settings.host)'
             unix_socket_directories = ''
             password_encryption = 'scram-sha-256'
@@ -204,6 +218,7 @@ public struct EmbeddedPostgres: Sendable {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(settingsBlock.utf8))
         try handle.close()
+
     }
 
     private func pgCtl(_ arguments: [String]) throws -> Subprocess {

@@ -126,6 +126,12 @@ struct Migrator {
         let clock = ContinuousClock()
         let start = clock.now
         let script = SQLScript(migration.sql)
+        // devctl owns the transaction: a COMMIT inside the file would make half the migration
+        // permanent without its schema_migrations row.
+        if let control = script.statements.first(where: { Self.isTransactionControl($0.sql) }) {
+            throw MigrationError.failed(database: database, migration: migration, line: control.line,
+                                        reason: "transaction control (\(control.sql.prefix(20))) is not allowed: each migration already runs in its own transaction")
+        }
         try await connection.query("BEGIN", logger: logger)
         do {
             for statement in script.statements {
@@ -153,6 +159,12 @@ struct Migrator {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
+    }
+
+    static func isTransactionControl(_ sql: String) -> Bool {
+        let firstWord = sql.prefix { $0.isLetter }.uppercased()
+        return ["BEGIN", "COMMIT", "ROLLBACK", "END", "SAVEPOINT", "RELEASE", "ABORT"].contains(firstWord)
+            || sql.uppercased().hasPrefix("START TRANSACTION")
     }
 
     /// The file line PostgreSQL's error points at: the statement's first line plus the offset of

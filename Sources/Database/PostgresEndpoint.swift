@@ -44,8 +44,9 @@ public struct PostgresEndpoint: Sendable, Equatable {
         self.init(
             host: host,
             port: components.port ?? 5432,
-            user: components.user?.removingPercentEncoding ?? "postgres",
-            password: components.password?.removingPercentEncoding,
+            // URLComponents.user/.password are already percent-decoded.
+            user: components.user ?? "postgres",
+            password: components.password,
             maintenanceDatabase: database.isEmpty ? "postgres" : database,
             requireTLS: ["require", "verify-ca", "verify-full"].contains(sslmode)
         )

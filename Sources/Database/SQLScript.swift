@@ -65,7 +65,9 @@ public struct SQLScript: Sendable, Equatable {
             }
             if c == "'" || c == "\"" { // string or quoted identifier; doubled quote escapes
                 markCode()
+                // E'...' only when the E stands alone (not the end of ELSE or a name).
                 let escapes = c == "'" && index > 0 && (chars[index - 1] == "E" || chars[index - 1] == "e")
+                    && (index < 2 || !(chars[index - 2].properties.isAlphabetic || chars[index - 2] == "_" || ("0"..."9").contains(chars[index - 2])))
                 append(c); index += 1
                 while index < chars.count {
                     let d = chars[index]
@@ -134,10 +136,11 @@ extension String {
 
     /// The 1-based line within `self` of a 1-based character position (PostgreSQL's `position`).
     func line(ofCharacterPosition position: Int) -> Int {
+        // PostgreSQL counts code points; Characters would merge "\r\n" and combining marks.
         var line = 1
-        for (offset, character) in self.enumerated() {
+        for (offset, scalar) in unicodeScalars.enumerated() {
             if offset >= position - 1 { break }
-            if character == "\n" { line += 1 }
+            if scalar == "\n" { line += 1 }
         }
         return line
     }

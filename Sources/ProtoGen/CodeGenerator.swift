@@ -23,10 +23,23 @@ public struct CodeGenerator: Sendable {
         self.toolVersion = toolVersion
     }
 
-    private var cacheFile: String { repositoryRoot + "/.devctl/gen/cache.json" }
+    /// One cache per template, so two templates never take each other's outputs for stale ones.
+    private var cacheFile: String {
+        let name = configPath.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
+        return repositoryRoot + "/.devctl/gen/\(String(name)).json"
+    }
+
+    /// Folders `clean` never walks: version control, build output, dependencies, devctl's state.
+    private static let untouchableFolders: Set<String> = [".git", ".build", ".devctl", ".swiftpm", "node_modules", "vendor"]
 
     /// Generates (or, with `check`, only compares) and reports per plugin.
     public func run(check: Bool = false) async throws -> GenerateReport {
+        if config.clean, let plugin = config.plugins.first(where: { normalizedOut($0).isEmpty }) {
+            throw DevctlFailure(
+                "\(configPath): clean is on and plugin \(plugin.displayName) writes to the repository root (out: \(plugin.out)); cleaning would walk the whole repository",
+                hint: "give the plugin its own out folder, or set clean: false", exitCode: 2
+            )
+        }
         let protoc = try ProtoCompiler.locate()
         let argvs = try config.plugins.map { try resolve($0) }
         var inputs: [(directory: String, files: [String])] = []
@@ -35,7 +48,10 @@ public struct CodeGenerator: Sendable {
         }
         // devctl itself counts as a plugin program: it carries the built-in generator.
         let devctl = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let key = try cacheKey(inputs: inputs, executables: [protoc.protoc, devctl] + argvs.compactMap(\.first))
+        // Script plugins (`local: [python3, gen.py]`): the script is an executable input too.
+        let scripts = argvs.flatMap { $0.dropFirst() }.filter { FileManager.default.fileExists(atPath: $0) || FileManager.default.fileExists(atPath: repositoryRoot + "/" + $0) }
+            .map { $0.hasPrefix("/") ? $0 : repositoryRoot + "/" + $0 }
+        let key = try cacheKey(inputs: inputs, executables: [protoc.protoc, devctl] + argvs.compactMap(\.first) + scripts, arguments: argvs)
         let previous = GenerationCache.load(from: cacheFile)
         if let previous, previous.key == key, previous.outputsIntact(root: repositoryRoot) {
             let plugins = config.plugins.map { plugin in
@@ -146,11 +162,18 @@ public struct CodeGenerator: Sendable {
     /// Files under the plugins' out folders that devctl generated before (or that say
     /// "DO NOT EDIT") and that no plugin produces now.
     private func staleFiles(desired: [String: String], previous: GenerationCache?) -> [String] {
-        var candidates = Set(previous?.outputs.keys.map { $0 } ?? [])
+        let outs = config.plugins.map { normalizedOut($0) + "/" }
+        // Only files under this template's out folders are ever candidates.
+        var candidates = Set((previous?.outputs.keys.map { $0 } ?? []).filter { path in outs.contains { path.hasPrefix($0) } })
         for plugin in config.plugins {
             let out = normalizedOut(plugin)
             guard let enumerator = FileManager.default.enumerator(atPath: repositoryRoot + "/" + out) else { continue }
             while let relative = enumerator.nextObject() as? String {
+                let name = (relative as NSString).lastPathComponent
+                if Self.untouchableFolders.contains(name) || name.hasPrefix(".") {
+                    enumerator.skipDescendants()
+                    continue
+                }
                 let path = out + "/" + relative
                 if isMarkedGenerated(repositoryRoot + "/" + path) { candidates.insert(path) }
             }
@@ -173,10 +196,11 @@ public struct CodeGenerator: Sendable {
 
     /// SHA-256 over everything that decides the output: devctl, the config, every proto file and
     /// the identity (path, size, modification time) of protoc and each plugin program.
-    private func cacheKey(inputs: [(directory: String, files: [String])], executables: [String]) throws -> String {
+    private func cacheKey(inputs: [(directory: String, files: [String])], executables: [String], arguments: [[String]]) throws -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
         add(toolVersion)
+        add(arguments.map { $0.joined(separator: " ") }.joined(separator: "\n"))
         add(String(decoding: FileManager.default.contents(atPath: repositoryRoot + "/" + configPath) ?? Data(), as: UTF8.self))
         add(config.inputs.joined(separator: ","))
         for input in inputs {
@@ -187,7 +211,10 @@ public struct CodeGenerator: Sendable {
             }
         }
         for executable in executables {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: executable)
+            // The real file behind symlinks (npm shims, plugin links): its change must count.
+            let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath().path
+            add(executable + "->" + resolved)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: resolved)
             let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
             let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             add("\(executable):\(size):\(modified)")

@@ -29,6 +29,9 @@ extension StackConfig {
             }
         }
         claim(port: postgres.port, by: "postgres.port")
+        if postgres.host.wholeMatch(of: /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/) == nil {
+            problem("postgres.host", "expected an IPv4 address such as 127.0.0.1 (the embedded cluster listens on it), got \"\(postgres.host)\"")
+        }
         claim(port: edge.port, by: "edge.port")
         if !Self.isValidRoleName(postgres.user) {
             problem("postgres.user", "\"\(postgres.user)\" is not a valid role name (letters, digits, _; starting with a letter or _)")

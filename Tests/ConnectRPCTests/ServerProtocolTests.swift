@@ -104,6 +104,26 @@ import Testing
         }
     }
 
+    @Test func deadlineAnswersEvenWhenTheHandlerIgnoresCancellation() async throws {
+        try await withGreeterServer { port in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let response = try await send(port, "/greeter.v1.GreeterService/Greet",
+                                          headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "200"], body: Array(#"{"name":"stubborn:6000"}"#.utf8))
+            #expect(response.status == 504)
+            // Well before the 6 s handler would finish (generous: tests run in parallel).
+            #expect(clock.now - start < .seconds(4))
+        }
+    }
+
+    @Test func getMessagesAreDecodedOnce() async throws {
+        try await withGreeterServer { port in
+            // {"name":"100%25"} → the name is the literal text 100%25.
+            let response = try await send(port, "/test.v1.EchoService/Echo?connect=v1&encoding=json&message=%7B%22name%22%3A%22100%2525%22%7D", method: .GET)
+            #expect(response.body == #"{"message":"Hello 100%25!","externalStatus":200}"#)
+        }
+    }
+
     @Test func handlerDeadlineComesFromConnectTimeoutMs() async throws {
         try await withGreeterServer { port in
             let clock = ContinuousClock()

@@ -19,6 +19,12 @@ struct TestGreeter: Greeter_V1_GreeterServiceHandler {
         if name.hasPrefix("sleep:"), let milliseconds = Int(name.dropFirst(6)) {
             try await Task.sleep(for: .milliseconds(milliseconds))
         }
+        if name.hasPrefix("stubborn:"), let milliseconds = Int(name.dropFirst(9)) {
+            // A handler that ignores cancellation (a blocking call, say).
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
+            }
+        }
         var response = Greeter_V1_GreetResponse()
         if name.hasPrefix("big:"), let count = Int(name.dropFirst(4)) {
             response.message = String(repeating: "x", count: count)

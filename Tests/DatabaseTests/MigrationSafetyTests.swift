@@ -37,6 +37,25 @@ import Testing
         }
     }
 
+    @Test func transactionControlInsideAMigrationIsRefused() async throws {
+        try await TemporaryStack.with { stack in
+            _ = try await stack.manager().initialize()
+            try stack.write("migrations/alpha/0002_own_tx.sql", "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n")
+            let error = await #expect(throws: MigrationError.self) { try await stack.manager().migrate() }
+            #expect(error?.message.hasPrefix("migrations/alpha/0002_own_tx.sql:2: transaction control") == true, "\(error?.message ?? "")")
+            #expect(try await stack.strings("SELECT coalesce(to_regclass('a')::text, 'absent')", database: "alpha_db") == ["absent"])
+        }
+    }
+
+    @Test func errorLinesAreRightInCRLFFiles() async throws {
+        try await TemporaryStack.with { stack in
+            _ = try await stack.manager().initialize()
+            try stack.write("migrations/alpha/0002_crlf.sql", "CREATE TABLE c (\r\n  id int,\r\n  bad nosuchtype\r\n);\r\n")
+            let error = await #expect(throws: MigrationError.self) { try await stack.manager().migrate() }
+            #expect(error?.message.hasPrefix("migrations/alpha/0002_crlf.sql:3: type \"nosuchtype\" does not exist") == true, "\(error?.message ?? "")")
+        }
+    }
+
     @Test func migrationOlderThanTheNewestAppliedIsRefused() async throws {
         try await TemporaryStack.with { stack in
             try stack.write("migrations/alpha/0005_late.sql", "CREATE TABLE late (id int);")

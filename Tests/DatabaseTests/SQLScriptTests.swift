@@ -31,3 +31,10 @@ extension SQLScriptTests {
         #expect(script.statements.map(\.line) == [3])
     }
 }
+
+extension SQLScriptTests {
+    @Test func anEBeforeAQuoteInsideAWordIsNotAnEscapePrefix() {
+        let script = SQLScript("SELECT CASE WHEN true THEN 'a' ELSE'\\' END;\nSELECT 2;")
+        #expect(script.statements.map(\.line) == [1, 2])
+    }
+}

@@ -86,6 +86,15 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         ])
     }
 
+    @Test func postgresHostMustBeAnAddress() {
+        let yaml = """
+            postgres:
+              host: localhost
+            services: {}
+            """
+        #expect(messages(yaml) == [#"devctl.yaml:2: postgres.host: expected an IPv4 address such as 127.0.0.1 (the embedded cluster listens on it), got "localhost""#])
+    }
+
     @Test func duplicateDatabaseIsCaught() {
         let yaml = """
             services:

@@ -37,8 +37,8 @@ public struct ServicePlatform: Sendable {
         }
         let database = String(components.path.drop { $0 == "/" })
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user?.removingPercentEncoding ?? "postgres",
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: .disable
         )
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = 10
