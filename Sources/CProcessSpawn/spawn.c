@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,14 @@ int devctl_spawn(const char *path, char *const argv[], char *const envp[],
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
 
+    // Block every signal across fork, so no parent handler runs in the child before exec.
+    sigset_t all_signals, parent_mask;
+    sigfillset(&all_signals);
+    pthread_sigmask(SIG_SETMASK, &all_signals, &parent_mask);
     pid_t child = fork();
     if (child < 0) {
         int error = errno;
+        pthread_sigmask(SIG_SETMASK, &parent_mask, NULL);
         close(report[0]);
         close(report[1]);
         return error;
@@ -47,7 +53,13 @@ int devctl_spawn(const char *path, char *const argv[], char *const envp[],
         if (report_fd < 0) _exit(127);
         report[1] = report_fd;
         int null_fd = open("/dev/null", O_RDWR);
+        if (null_fd >= 0 && null_fd < 3) null_fd = fcntl(null_fd, F_DUPFD_CLOEXEC, 10);
         int fds[3] = {options->stdin_fd, options->stdout_fd, options->stderr_fd};
+        // Sources that sit in 0-2 (a parent started with closed std streams) move up first, so
+        // filling one slot never overwrites another slot's source.
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] >= 0 && fds[i] < 3) fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+        }
         for (int target = 0; target < 3; target++) {
             int source = fds[target] >= 0 ? fds[target] : null_fd;
             if (source >= 0 && dup2(source, target) < 0) { error = errno; goto fail; }
@@ -56,12 +68,13 @@ int devctl_spawn(const char *path, char *const argv[], char *const envp[],
         report[1] = 3;
         close_from(4);
 
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
+        // Default handlers first, then an empty mask: signals are still blocked until here.
         for (int sig = 1; sig < 32; sig++) {
             if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
         }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         if (options->new_process_group && setpgid(0, 0) != 0) { error = errno; goto fail; }
 #ifdef __linux__
         if (options->parent_death_signal > 0) prctl(PR_SET_PDEATHSIG, options->parent_death_signal);
@@ -79,6 +92,7 @@ int devctl_spawn(const char *path, char *const argv[], char *const envp[],
         _exit(127);
     }
 
+    pthread_sigmask(SIG_SETMASK, &parent_mask, NULL);
     close(report[1]);
     int child_error = 0;
     ssize_t got;
