@@ -278,6 +278,7 @@ public struct DatabaseManager: Sendable {
     }
 
     /// Runs `body` on a fresh connection to `database`, closing it afterwards.
+    @discardableResult
     func withConnection<Result: Sendable>(
         to database: String,
         _ body: (PostgresConnection) async throws -> Result

@@ -91,7 +91,11 @@ public enum PortProbe {
         var inodes = Set<String>()
         let hexPort = String(format: "%04X", port)
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            // procfs reports size 0 and hands out a page per read: read until EOF.
+            guard let handle = FileHandle(forReadingAtPath: table),
+                  let data = try? handle.readToEnd() else { continue }
+            try? handle.close()
+            let text = String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // fields: sl local_address rem_address st ... inode(9)

@@ -154,7 +154,10 @@ extension GenerateConfig {
                     }
                 } else if ["git_repo", "module", "tarball", "zip_archive", "proto_file", "binary_image", "json_image", "text_image", "yaml_image"].contains(key) {
                     field.report("input type '\(key)' needs a network or buf's image formats; devctl gen reads local directories (inputs: [{directory: proto}])")
-                } else if !["paths", "exclude_paths"].contains(key) {
+                } else if ["paths", "exclude_paths"].contains(key) {
+                    // Ignoring a filter would silently generate more than asked: refuse instead.
+                    field.report("'\(key)' is not supported by devctl gen yet; split the protos into their own input directory")
+                } else {
                     field.report("unknown input key")
                 }
             }

@@ -34,8 +34,20 @@ struct ServeCommand: AsyncParsableCommand {
             CustomLangService(platform: platform).addRoutes(to: router)
             platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
             try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        case "greeter", "caller", "gateway", "auth":
-            throw DevctlFailure("service \(name) is not implemented in Swift yet", hint: "available now: \(CustomLangService.name)")
+        case AuthService.name:
+            let platform = try ServicePlatform(settings: AuthService.settings(environment: environment))
+            let service: AuthService
+            do {
+                service = try await AuthService.make(platform: platform)
+            } catch let error as ServiceStartupError {
+                throw DevctlFailure(error.description, exitCode: 2)
+            }
+            let router = platform.makeRouter()
+            service.addRoutes(to: router)
+            platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
+            try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        case "greeter", "caller", "gateway":
+            throw DevctlFailure("service \(name) is not implemented in Swift yet", hint: "available now: \(CustomLangService.name), \(AuthService.name)")
         default:
             throw DevctlFailure("unknown service \"\(name)\"", hint: "services: greeter, caller, gateway, auth, custom-lang", exitCode: 2)
         }

@@ -47,6 +47,11 @@ import YAMLSupport
         ])
     }
 
+    @Test func inputFiltersAreRefusedRatherThanIgnored() {
+        let found = problems("version: v2\ninputs:\n  - directory: proto\n    paths: [proto/a]\nplugins:\n  - local: x\n    out: y\n")
+        #expect(found == ["buf.gen.yaml:4: inputs[0].paths: 'paths' is not supported by devctl gen yet; split the protos into their own input directory"])
+    }
+
     @Test func versionAndManagedModeAreChecked() {
         #expect(problems("version: v1\nplugins:\n  - local: x\n    out: y\n") == [#"buf.gen.yaml:1: version: devctl reads buf.gen.yaml version v2, got "v1""#])
         #expect(problems("version: v2\nmanaged:\n  enabled: true\nplugins:\n  - local: x\n    out: y\n").first?.contains("managed mode is not supported") == true)

@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdBcrypt
+import JWTKit
+import Logging
+import NIOPosix
+import PostgresNIO
+
+/// auth (port 8090, REST): accounts with bcrypt (cost 10) and HS256 JWTs.
+///
+/// - `POST /auth/signup` (and `/auth/register`) `{email, password}` → 201 `{id, email}`.
+/// - `POST /auth/login` → 200 `{token, expiresAt}`; a wrong email or password is one 401,
+///   taking as long whether or not the account exists.
+/// - `GET /auth/verify` (and `/verify`): the edge's forward-auth target; 200 with `X-User-Id`.
+/// - `GET /auth/me` → the account behind a valid token.
+public struct AuthService: Sendable {
+    public static let name = "auth"
+    public static let defaultPort = 8090
+    static let bcryptCost: UInt8 = 10
+
+    let platform: ServicePlatform
+    let keys: JWTKeyCollection
+    let tokenLifetime: Duration
+    /// Checked against when the email is unknown, so both paths cost one bcrypt verification.
+    let decoyHash: String
+
+    /// The configuration from the environment, with devctl.yaml's defaults.
+    public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
+        ServiceSettings(name: name, defaultPort: defaultPort, defaultDatabase: "auth_db",
+                        defaults: ["JWT_SECRET": "dev-secret-change-me-at-least-32-bytes!", "JWT_TTL": "1h"],
+                        environment: environment)
+    }
+
+    /// Checks the secret and lifetime; a bad one is a start-up error that says what to set.
+    public static func make(platform: ServicePlatform) async throws -> AuthService {
+        let secret = platform.settings["JWT_SECRET"] ?? ""
+        // RFC 7518 §3.2: an HS256 key must be at least 256 bits (jwt-kit traps on less).
+        guard secret.utf8.count >= 32 else {
+            throw ServiceStartupError(service: name, message: "JWT_SECRET is \(secret.utf8.count) bytes; HS256 needs at least 32 (RFC 7518 §3.2). Set a longer JWT_SECRET")
+        }
+        let ttlText = platform.settings["JWT_TTL"] ?? "1h"
+        guard let lifetime = parseDuration(ttlText), lifetime > .zero else {
+            throw ServiceStartupError(service: name, message: "JWT_TTL \"\(ttlText)\" is not a duration (e.g. 3600, 90s, 30m, 1h)")
+        }
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        let decoy = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash("decoy-password-1", cost: bcryptCost) }
+        return AuthService(platform: platform, keys: keys, tokenLifetime: lifetime, decoyHash: decoy)
+    }
+
+    /// `3600`, `90s`, `30m`, `1h`.
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
+        if let seconds = Int64(text) { return .seconds(seconds) }
+        guard let unit = text.last, let factor = units[unit], let value = Int64(text.dropLast()) else { return nil }
+        return .seconds(value * factor)
+    }
+
+    struct Credentials: Decodable {
+        var email: String
+        var password: String
+    }
+
+    /// Adds the service's routes to the platform router.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        for path in ["/auth/signup", "/auth/register"] {
+            router.post(RouterPath(path)) { request, _ in try await signup(request) }
+        }
+        router.post("/auth/login") { request, _ in try await login(request) }
+        for path in ["/auth/verify", "/verify"] {
+            router.get(RouterPath(path)) { request, _ in try await verify(request) }
+        }
+        router.get("/auth/me") { request, _ in try await me(request) }
+    }
+
+    private func signup(_ request: Request) async throws -> Response {
+        let credentials: Credentials = try await decode(request)
+        let email = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
+        if let problem = PasswordPolicy.problem(withEmail: email) ?? PasswordPolicy.problem(with: credentials.password) {
+            return try json(.badRequest, ["error": problem])
+        }
+        let password = credentials.password
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: Self.bcryptCost) }
+        do {
+            let id = try await platform.withDatabaseDeadline(.seconds(3)) { [platform] in
+                try await platform.database.query(
+                    "INSERT INTO users (email, password_hash) VALUES (\(email), \(hash)) RETURNING id::text", logger: platform.logger
+                ).collect().first?.decode(String.self)
+            }
+            guard let id else { throw HTTPError(.internalServerError) }
+            platform.logger.info("account created", metadata: ["user_id": "\(id)"])
+            return try json(.created, ["id": id, "email": email])
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            return try json(.conflict, ["error": "an account with this email already exists"])
+        } catch let error as HTTPError {
+            throw error
+        } catch {
+            throw HTTPError(.serviceUnavailable, message: "database unavailable")
+        }
+    }
+
+    private func login(_ request: Request) async throws -> Response {
+        let credentials: Credentials = try await decode(request)
+        let email = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
+        let row = try await database {
+            try await platform.database.query(
+                "SELECT id::text, password_hash, role FROM users WHERE email = \(email)", logger: platform.logger
+            ).collect().first?.decode((String, String, String).self)
+        }
+        let password = credentials.password
+        // Unknown email: verify against a decoy so the answer takes as long as a wrong password.
+        let hash = row?.1 ?? decoyHash
+        let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        guard let (id, _, role) = row, matches else {
+            return try json(.unauthorized, ["error": "invalid email or password"])
+        }
+        let now = Date()
+        let expires = now.addingTimeInterval(Double(tokenLifetime.components.seconds))
+        let token = try await keys.sign(AccessToken(
+            sub: .init(value: id), email: email, role: role, iat: .init(value: now), exp: .init(value: expires), iss: .init(value: AccessToken.issuer)
+        ))
+        return try json(.ok, ["token": token, "expiresAt": expires.formatted(.iso8601)])
+    }
+
+    /// The verified token of `Authorization: Bearer …`, or `nil`.
+    private func bearer(_ request: Request) async -> AccessToken? {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        return try? await keys.verify(token, as: AccessToken.self)
+    }
+
+    private func verify(_ request: Request) async throws -> Response {
+        guard let token = await bearer(request) else { return try json(.unauthorized, ["error": "missing, invalid or expired token"]) }
+        var response = try json(.ok, ["userId": token.sub.value, "email": token.email, "role": token.role])
+        response.headers[HTTPField.Name("X-User-Id")!] = token.sub.value
+        return response
+    }
+
+    private func me(_ request: Request) async throws -> Response {
+        guard let token = await bearer(request) else { return try json(.unauthorized, ["error": "missing, invalid or expired token"]) }
+        let userID = token.sub.value
+        let row = try await database {
+            try await platform.database.query(
+                "SELECT id::text, email, role, created_at::text FROM users WHERE id::text = \(userID)", logger: platform.logger
+            ).collect().first?.decode((String, String, String, String).self)
+        }
+        guard let (id, email, role, created) = row else { return try json(.unauthorized, ["error": "the account no longer exists"]) }
+        return try json(.ok, ["id": id, "email": email, "role": role, "createdAt": created])
+    }
+
+    private func database<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await platform.withDatabaseDeadline(.seconds(3), body)
+        } catch {
+            throw HTTPError(.serviceUnavailable, message: "database unavailable")
+        }
+    }
+
+    private func decode<T: Decodable>(_ request: Request) async throws -> T {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: platform.settings.maxBodyBytes)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "request body larger than \(platform.settings.maxBodyBytes) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+        } catch {
+            throw HTTPError(.badRequest, message: "expected a JSON body with email and password")
+        }
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ object: [String: String]) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
