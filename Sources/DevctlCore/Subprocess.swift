@@ -72,7 +72,7 @@ public struct Subprocess: Sendable {
             try? stdinPipe.read.close()
             // Fed from its own thread: a program that writes before it has read everything would
             // otherwise deadlock against us.
-            DispatchQueue.global().async {
+            Subprocess.onOwnThread {
                 try? stdinPipe.write.write(contentsOf: input)
                 try? stdinPipe.write.close()
             }
@@ -82,7 +82,7 @@ public struct Subprocess: Sendable {
             let collected = OutputBox()
             for (pipe, isStdout) in [(stdoutPipe, true), (stderrPipe, false)] {
                 group.enter()
-                DispatchQueue.global().async {
+                Subprocess.onOwnThread {
                     let data = (try? pipe.read.readToEnd()) ?? Data()
                     collected.set(data, stdout: isStdout)
                     group.leave()
@@ -90,7 +90,7 @@ public struct Subprocess: Sendable {
             }
             let status = StatusBox()
             group.enter()
-            DispatchQueue.global().async {
+            Subprocess.onOwnThread {
                 status.value = ProcessSpawner.wait(for: pid)
                 group.leave()
             }
@@ -111,6 +111,14 @@ public struct Subprocess: Sendable {
             throw DevctlFailure("`\(commandLine)` failed (exit \(result.status)):\n\(detail)")
         }
         return result
+    }
+
+    /// Blocking reads and waits run on threads of their own, not on Dispatch's bounded pool: many
+    /// concurrent subprocesses (parallel tests, initdb, plugins) would otherwise starve each other.
+    private static func onOwnThread(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.stackSize = 256 * 1024
+        thread.start()
     }
 
     /// A program that exits without reading its input must not kill us with SIGPIPE; the

@@ -30,10 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         switch name {
         case CustomLangService.name:
             let platform = try ServicePlatform(settings: CustomLangService.settings(environment: environment))
-            let router = platform.makeRouter()
-            CustomLangService(platform: platform).addRoutes(to: router)
-            platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
-            try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            try await serve(platform) { CustomLangService(platform: platform).addRoutes(to: $0) }
         case AuthService.name:
             let platform = try ServicePlatform(settings: AuthService.settings(environment: environment))
             let service: AuthService
@@ -42,15 +39,20 @@ struct ServeCommand: AsyncParsableCommand {
             } catch let error as ServiceStartupError {
                 throw DevctlFailure(error.description, exitCode: 2)
             }
-            let router = platform.makeRouter()
-            service.addRoutes(to: router)
-            platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
-            try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            try await serve(platform) { service.addRoutes(to: $0) }
         case "greeter", "caller", "gateway":
             throw DevctlFailure("service \(name) is not implemented in Swift yet", hint: "available now: \(CustomLangService.name), \(AuthService.name)")
         default:
             throw DevctlFailure("unknown service \"\(name)\"", hint: "services: greeter, caller, gateway, auth, custom-lang", exitCode: 2)
         }
+    }
+
+    /// Runs the platform's application with the service's routes until SIGTERM/SIGINT.
+    private func serve(_ platform: ServicePlatform, routes: (Router<BasicRequestContext>) -> Void) async throws {
+        let router = platform.makeRouter()
+        routes(router)
+        platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
+        try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
     /// The process environment over devctl.yaml's defaults for this service, when there is one.

@@ -75,10 +75,10 @@ public struct AuthService: Sendable {
     }
 
     private func signup(_ request: Request) async throws -> Response {
-        let credentials: Credentials = try await decode(request)
+        let credentials = try await platform.decodeJSON(Credentials.self, from: request, expecting: "a JSON body with email and password")
         let email = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
         if let problem = PasswordPolicy.problem(withEmail: email) ?? PasswordPolicy.problem(with: credentials.password) {
-            return try json(.badRequest, ["error": problem])
+            return try platform.jsonResponse(.badRequest, ["error": problem])
         }
         let password = credentials.password
         let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: Self.bcryptCost) }
@@ -90,9 +90,9 @@ public struct AuthService: Sendable {
             }
             guard let id else { throw HTTPError(.internalServerError) }
             platform.logger.info("account created", metadata: ["user_id": "\(id)"])
-            return try json(.created, ["id": id, "email": email])
+            return try platform.jsonResponse(.created, ["id": id, "email": email])
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            return try json(.conflict, ["error": "an account with this email already exists"])
+            return try platform.jsonResponse(.conflict, ["error": "an account with this email already exists"])
         } catch let error as HTTPError {
             throw error
         } catch {
@@ -101,9 +101,9 @@ public struct AuthService: Sendable {
     }
 
     private func login(_ request: Request) async throws -> Response {
-        let credentials: Credentials = try await decode(request)
+        let credentials = try await platform.decodeJSON(Credentials.self, from: request, expecting: "a JSON body with email and password")
         let email = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
-        let row = try await database {
+        let row = try await platform.database {
             try await platform.database.query(
                 "SELECT id::text, password_hash, role FROM users WHERE email = \(email)", logger: platform.logger
             ).collect().first?.decode((String, String, String).self)
@@ -113,14 +113,14 @@ public struct AuthService: Sendable {
         let hash = row?.1 ?? decoyHash
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
         guard let (id, _, role) = row, matches else {
-            return try json(.unauthorized, ["error": "invalid email or password"])
+            return try platform.jsonResponse(.unauthorized, ["error": "invalid email or password"])
         }
         let now = Date()
         let expires = now.addingTimeInterval(Double(tokenLifetime.components.seconds))
         let token = try await keys.sign(AccessToken(
             sub: .init(value: id), email: email, role: role, iat: .init(value: now), exp: .init(value: expires), iss: .init(value: AccessToken.issuer)
         ))
-        return try json(.ok, ["token": token, "expiresAt": expires.formatted(.iso8601)])
+        return try platform.jsonResponse(.ok, ["token": token, "expiresAt": expires.formatted(.iso8601)])
     }
 
     /// The verified token of `Authorization: Bearer …`, or `nil`.
@@ -131,50 +131,21 @@ public struct AuthService: Sendable {
     }
 
     private func verify(_ request: Request) async throws -> Response {
-        guard let token = await bearer(request) else { return try json(.unauthorized, ["error": "missing, invalid or expired token"]) }
-        var response = try json(.ok, ["userId": token.sub.value, "email": token.email, "role": token.role])
+        guard let token = await bearer(request) else { return try platform.jsonResponse(.unauthorized, ["error": "missing, invalid or expired token"]) }
+        var response = try platform.jsonResponse(.ok, ["userId": token.sub.value, "email": token.email, "role": token.role])
         response.headers[HTTPField.Name("X-User-Id")!] = token.sub.value
         return response
     }
 
     private func me(_ request: Request) async throws -> Response {
-        guard let token = await bearer(request) else { return try json(.unauthorized, ["error": "missing, invalid or expired token"]) }
+        guard let token = await bearer(request) else { return try platform.jsonResponse(.unauthorized, ["error": "missing, invalid or expired token"]) }
         let userID = token.sub.value
-        let row = try await database {
+        let row = try await platform.database {
             try await platform.database.query(
                 "SELECT id::text, email, role, created_at::text FROM users WHERE id::text = \(userID)", logger: platform.logger
             ).collect().first?.decode((String, String, String, String).self)
         }
-        guard let (id, email, role, created) = row else { return try json(.unauthorized, ["error": "the account no longer exists"]) }
-        return try json(.ok, ["id": id, "email": email, "role": role, "createdAt": created])
-    }
-
-    private func database<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await platform.withDatabaseDeadline(.seconds(3), body)
-        } catch {
-            throw HTTPError(.serviceUnavailable, message: "database unavailable")
-        }
-    }
-
-    private func decode<T: Decodable>(_ request: Request) async throws -> T {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: platform.settings.maxBodyBytes)
-        } catch {
-            throw HTTPError(.contentTooLarge, message: "request body larger than \(platform.settings.maxBodyBytes) bytes")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
-        } catch {
-            throw HTTPError(.badRequest, message: "expected a JSON body with email and password")
-        }
-    }
-
-    private func json(_ status: HTTPResponse.Status, _ object: [String: String]) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        guard let (id, email, role, created) = row else { return try platform.jsonResponse(.unauthorized, ["error": "the account no longer exists"]) }
+        return try platform.jsonResponse(.ok, ["id": id, "email": email, "role": role, "createdAt": created])
     }
 }

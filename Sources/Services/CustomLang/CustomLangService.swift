@@ -58,24 +58,24 @@ public struct CustomLangService: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/invoke") { request, context in try await invoke(request, context: context) }
         router.get("/api/lang") { _, _ in
-            try json(.ok, ["languages": Self.greetings.keys.sorted(), "default": ["en"]])
+            try platform.jsonResponse(.ok, ["languages": Self.greetings.keys.sorted(), "default": ["en"]])
         }
         router.put("/api/lang/preferences/:userId") { request, context in try await setPreference(request, context: context) }
         router.get("/api/lang/preferences/:userId") { _, context in try await preference(context: context) }
     }
 
     private func invoke(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let input: InvokeRequest = try await decode(request)
+        let input = try await platform.decodeJSON(InvokeRequest.self, from: request, expecting: #"{"name": …, "lang"?: …}"#)
         let name = (input.name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if let (status, message) = Self.simulatedFailures[name.lowercased()] {
             try await record(name: name, message: message, status: status)
-            return try json(status, ["error": message])
+            return try platform.jsonResponse(status, ["error": message])
         }
         let language = Self.language(requested: input.lang, acceptLanguage: request.headers[.acceptLanguage])
         let template = Self.greetings[language] ?? Self.greetings["en"] ?? "Hello NAME!"
         let message = template.replacingOccurrences(of: "NAME", with: name.isEmpty ? "World" : name)
         try await record(name: name, message: message, status: .ok)
-        return try json(.ok, ["message": message, "lang": language])
+        return try platform.jsonResponse(.ok, ["message": message, "lang": language])
     }
 
     /// `lang` if supported, else the first supported Accept-Language entry, else English.
@@ -91,68 +91,36 @@ public struct CustomLangService: Sendable {
 
     private func setPreference(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let userID = try context.parameters.require("userId")
-        let input: PreferenceRequest = try await decode(request)
+        let input = try await platform.decodeJSON(PreferenceRequest.self, from: request, expecting: #"{"lang": …}"#)
         let language = input.lang.lowercased()
         guard Self.greetings[language] != nil else {
-            return try json(.badRequest, ["error": "unsupported language \"\(input.lang)\"; supported: \(Self.greetings.keys.sorted().joined(separator: ", "))"])
+            return try platform.jsonResponse(.badRequest, ["error": "unsupported language \"\(input.lang)\"; supported: \(Self.greetings.keys.sorted().joined(separator: ", "))"])
         }
-        try await withDatabase {
+        try await platform.database {
             try await platform.database.query("""
                 INSERT INTO language_preferences (subject, language) VALUES (\(userID), \(language))
                 ON CONFLICT (subject) DO UPDATE SET language = EXCLUDED.language, updated_at = now()
                 """, logger: platform.logger)
         }
-        return try json(.ok, ["userId": userID, "lang": language])
+        return try platform.jsonResponse(.ok, ["userId": userID, "lang": language])
     }
 
     private func preference(context: BasicRequestContext) async throws -> Response {
         let userID = try context.parameters.require("userId")
-        let stored = try await withDatabase {
+        let stored = try await platform.database {
             try await platform.database.query(
                 "SELECT language FROM language_preferences WHERE subject = \(userID)", logger: platform.logger
             ).collect().first?.decode(String.self)
         }
-        guard let stored else { return try json(.notFound, ["error": "no preference stored for \(userID)"]) }
-        return try json(.ok, ["userId": userID, "lang": stored])
+        guard let stored else { return try platform.jsonResponse(.notFound, ["error": "no preference stored for \(userID)"]) }
+        return try platform.jsonResponse(.ok, ["userId": userID, "lang": stored])
     }
 
     private func record(name: String, message: String, status: HTTPResponse.Status) async throws {
-        try await withDatabase {
+        try await platform.database {
             try await platform.database.query("""
                 INSERT INTO executions (name, result_message, status_code) VALUES (\(name), \(message), \(Int32(status.code)))
                 """, logger: platform.logger)
         }
-    }
-
-    /// Runs a database call; a database that does not answer becomes 503, never a crash.
-    @discardableResult
-    private func withDatabase<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await platform.withDatabaseDeadline(.seconds(3), body)
-        } catch {
-            platform.logger.warning("database call failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            throw HTTPError(.serviceUnavailable, message: "database unavailable")
-        }
-    }
-
-    private func decode<T: Decodable>(_ request: Request) async throws -> T {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: platform.settings.maxBodyBytes)
-        } catch {
-            throw HTTPError(.contentTooLarge, message: "request body larger than \(platform.settings.maxBodyBytes) bytes")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
-        } catch {
-            throw HTTPError(.badRequest, message: "invalid JSON body")
-        }
-    }
-
-    private func json(_ status: HTTPResponse.Status, _ object: [String: Any]) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
