@@ -321,8 +321,8 @@ func quoteIdentifier(_ name: String) -> String {
 }
 
 extension DatabaseManager {
-    /// The first column of the first row of `sql` on `database`, as text (for tests and tools).
-    public func withConnectionForTests(to database: String, sql: String) async throws -> String? {
+    /// The first column of the first row of `sql` on `database`, as text (for tools and tests).
+    public func scalar(_ sql: String, in database: String) async throws -> String? {
         try await withConnection(to: database) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?.decode(String?.self)
         }

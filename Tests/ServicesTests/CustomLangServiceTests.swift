@@ -124,6 +124,6 @@ import Testing
     }
 
     static func query(_ fixture: ServiceDatabaseFixture, _ sql: String) async throws -> String? {
-        try await fixture.manager.withConnectionForTests(to: "lang_db", sql: sql)
+        try await fixture.manager.scalar(sql, in: "lang_db")
     }
 }
