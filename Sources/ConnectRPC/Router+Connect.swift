@@ -39,13 +39,29 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     let handler: @Sendable (Input, ConnectContext) async throws -> Output
 
     func respond(to request: Request, logger: Logger) async -> Response {
+        await measured { await respondUnmeasured(to: request, logger: logger) }
+    }
+
+    func respond(toGET request: Request, logger: Logger) async -> Response {
+        await measured { await respondUnmeasuredGET(to: request, logger: logger) }
+    }
+
+    /// Records the call's Connect code and duration (metrics, and the request log's outcome).
+    private func measured(_ respond: () async -> (Response, code: String)) async -> Response {
+        let start = ContinuousClock.now
+        let (response, code) = await respond()
+        ConnectMetrics.record(procedure: procedure, code: code, duration: ContinuousClock.now - start)
+        return response
+    }
+
+    private func respondUnmeasured(to request: Request, logger: Logger) async -> (Response, code: String) {
         let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
         let arrival = ContinuousClock.now
         do {
             guard let codec = request.headers[.contentType].flatMap(ConnectCodec.init(contentType:)) else {
                 var headers = HTTPFields()
                 headers[.acceptPost] = "application/json, application/proto"
-                return Response(status: .unsupportedMediaType, headers: headers)
+                return (Response(status: .unsupportedMediaType, headers: headers), "http_415")
             }
             try checkProtocolVersion(request.headers[.connectProtocolVersion])
             let gzipped = try ConnectCompression.isGzip(request.headers[.contentEncoding])
@@ -56,14 +72,14 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
                 throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
             }
             if gzipped { body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes) }
-            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger)
+            return (try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger), "ok")
         } catch {
             return errorResponse(error, logger: logger)
         }
     }
 
     /// `GET …?connect=v1&encoding=json&message=…[&base64=1][&compression=gzip]`.
-    func respond(toGET request: Request, logger: Logger) async -> Response {
+    private func respondUnmeasuredGET(to request: Request, logger: Logger) async -> (Response, code: String) {
         let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
         let arrival = ContinuousClock.now
         do {
@@ -88,7 +104,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
             if try ConnectCompression.isGzip(query["compression"].map(String.init)) {
                 body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes)
             }
-            return try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger)
+            return (try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger), "ok")
         } catch {
             return errorResponse(error, logger: logger)
         }
@@ -138,7 +154,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         }
     }
 
-    private func errorResponse(_ error: any Error, logger: Logger) -> Response {
+    private func errorResponse(_ error: any Error, logger: Logger) -> (Response, code: String) {
         let connectError: ConnectError
         switch error {
         case let error as ConnectError:
@@ -152,8 +168,9 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         }
         var headers = connectError.metadata
         headers[.contentType] = "application/json"
-        return Response(status: connectError.code.httpStatus, headers: headers,
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: connectError.jsonBody())))
+        let response = Response(status: connectError.code.httpStatus, headers: headers,
+                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: connectError.jsonBody())))
+        return (response, connectError.code.rawValue)
     }
 }
 

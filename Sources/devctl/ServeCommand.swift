@@ -33,17 +33,39 @@ struct ServeCommand: AsyncParsableCommand {
             try await serve(platform) { CustomLangService(platform: platform).addRoutes(to: $0) }
         case AuthService.name:
             let platform = try ServicePlatform(settings: AuthService.settings(environment: environment))
-            let service: AuthService
-            do {
-                service = try await AuthService.make(platform: platform)
-            } catch let error as ServiceStartupError {
-                throw DevctlFailure(error.description, exitCode: 2)
-            }
+            let service = try await startup { try await AuthService.make(platform: platform) }
             try await serve(platform) { service.addRoutes(to: $0) }
-        case "greeter", "caller", "gateway":
-            throw DevctlFailure("service \(name) is not implemented in Swift yet", hint: "available now: \(CustomLangService.name), \(AuthService.name)")
+        case GreeterService.name:
+            let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment))
+            let service = try startup { try GreeterService(platform: platform) }
+            try await serve(platform) { service.addRoutes(to: $0) }
+        case GatewayService.name:
+            let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment))
+            let service = try startup { try GatewayService(platform: platform) }
+            try await serve(platform) { service.addRoutes(to: $0) }
+        case CallerService.name:
+            let platform = try ServicePlatform(settings: CallerService.settings(environment: environment))
+            let service = try startup { try CallerService(platform: platform) }
+            try await serve(platform) { service.addRoutes(to: $0) }
         default:
             throw DevctlFailure("unknown service \"\(name)\"", hint: "services: greeter, caller, gateway, auth, custom-lang", exitCode: 2)
+        }
+    }
+
+    /// A service's start-up check; a configuration it refuses is a usage error (exit 2).
+    private func startup<T>(_ make: () async throws -> T) async throws -> T {
+        do {
+            return try await make()
+        } catch let error as ServiceStartupError {
+            throw DevctlFailure(error.description, hint: "fix the variable in the environment or in devctl.yaml (services.\(name).environment)", exitCode: 2)
+        }
+    }
+
+    private func startup<T>(_ make: () throws -> T) throws -> T {
+        do {
+            return try make()
+        } catch let error as ServiceStartupError {
+            throw DevctlFailure(error.description, hint: "fix the variable in the environment or in devctl.yaml (services.\(name).environment)", exitCode: 2)
         }
     }
 

@@ -8,10 +8,13 @@
 import ConnectRPC
 import Hummingbird
 
-/// Fronts the custom-lang REST service with a typed RPC.
+/// Fronts the custom-lang REST service with a typed RPC, and aggregates the REST services.
 public protocol Gateway_V1_GatewayServiceHandler: Sendable {
     /// Calls custom-lang's /invoke and maps its errors to Connect codes.
     func invokeCustom(_ request: Gateway_V1_InvokeCustomRequest, context: ConnectContext) async throws -> Gateway_V1_InvokeCustomResponse
+    /// custom-lang's supported languages and the health of auth and custom-lang, in one answer.
+    /// A service that does not answer is reported unhealthy; the call itself still succeeds.
+    func getOverview(_ request: Gateway_V1_GetOverviewRequest, context: ConnectContext) async throws -> Gateway_V1_GetOverviewResponse
 }
 
 extension Gateway_V1_GatewayServiceHandler {
@@ -20,12 +23,16 @@ extension Gateway_V1_GatewayServiceHandler {
         router.connectUnary(Gateway_V1_GatewayServiceProcedures.invokeCustom, input: Gateway_V1_InvokeCustomRequest.self, allowGET: false, options: options) { request, context in
             try await self.invokeCustom(request, context: context)
         }
+        router.connectUnary(Gateway_V1_GatewayServiceProcedures.getOverview, input: Gateway_V1_GetOverviewRequest.self, allowGET: true, options: options) { request, context in
+            try await self.getOverview(request, context: context)
+        }
     }
 }
 
 /// Procedure paths of gateway.v1.GatewayService.
 public enum Gateway_V1_GatewayServiceProcedures {
     public static let invokeCustom = "/gateway.v1.GatewayService/InvokeCustom"
+    public static let getOverview = "/gateway.v1.GatewayService/GetOverview"
 }
 
 /// A typed client for gateway.v1.GatewayService.
@@ -39,5 +46,11 @@ public struct Gateway_V1_GatewayServiceClient: Sendable {
     /// Calls custom-lang's /invoke and maps its errors to Connect codes.
     public func invokeCustom(_ request: Gateway_V1_InvokeCustomRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Gateway_V1_InvokeCustomResponse {
         try await client.unary(Gateway_V1_GatewayServiceProcedures.invokeCustom, request, as: Gateway_V1_InvokeCustomResponse.self, headers: headers, timeout: timeout).message
+    }
+
+    /// custom-lang's supported languages and the health of auth and custom-lang, in one answer.
+    /// A service that does not answer is reported unhealthy; the call itself still succeeds.
+    public func getOverview(_ request: Gateway_V1_GetOverviewRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Gateway_V1_GetOverviewResponse {
+        try await client.unary(Gateway_V1_GatewayServiceProcedures.getOverview, request, as: Gateway_V1_GetOverviewResponse.self, headers: headers, timeout: timeout).message
     }
 }

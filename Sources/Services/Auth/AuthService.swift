@@ -40,21 +40,13 @@ public struct AuthService: Sendable {
             throw ServiceStartupError(service: name, message: "JWT_SECRET is \(secret.utf8.count) bytes; HS256 needs at least 32 (RFC 7518 §3.2). Set a longer JWT_SECRET")
         }
         let ttlText = platform.settings["JWT_TTL"] ?? "1h"
-        guard let lifetime = parseDuration(ttlText), lifetime > .zero else {
+        guard let lifetime = ServiceSettings.parseDuration(ttlText), lifetime > .zero else {
             throw ServiceStartupError(service: name, message: "JWT_TTL \"\(ttlText)\" is not a duration (e.g. 3600, 90s, 30m, 1h)")
         }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let decoy = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash("decoy-password-1", cost: bcryptCost) }
         return AuthService(platform: platform, keys: keys, tokenLifetime: lifetime, decoyHash: decoy)
-    }
-
-    /// `3600`, `90s`, `30m`, `1h`.
-    static func parseDuration(_ text: String) -> Duration? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
-        if let seconds = Int64(text) { return .seconds(seconds) }
-        guard let unit = text.last, let factor = units[unit], let value = Int64(text.dropLast()) else { return nil }
-        return .seconds(value * factor)
     }
 
     struct Credentials: Decodable {

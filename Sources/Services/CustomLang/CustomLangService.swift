@@ -58,7 +58,7 @@ public struct CustomLangService: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/invoke") { request, context in try await invoke(request, context: context) }
         router.get("/api/lang") { _, _ in
-            try platform.jsonResponse(.ok, ["languages": Self.greetings.keys.sorted(), "default": ["en"]])
+            try platform.jsonResponse(.ok, ["languages": Self.greetings.keys.sorted(), "default": "en"])
         }
         router.put("/api/lang/preferences/:userId") { request, context in try await setPreference(request, context: context) }
         router.get("/api/lang/preferences/:userId") { _, context in try await preference(context: context) }

@@ -1,34 +1,41 @@
+import ConnectRPC
 import Hummingbird
 import Logging
 
-/// One log line per request: request id, method, route, status, duration. Never headers or
-/// bodies (they carry tokens and passwords).
+/// One log line per request: request id, method, route, status, duration, and for Connect calls
+/// the procedure and Connect code. Never headers or bodies (they carry tokens and passwords).
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let clock = ContinuousClock()
         let start = clock.now
+        let outcome = ConnectCallOutcome()
         do {
-            let response = try await next(request, context)
-            log(request, context, status: Int(response.status.code), since: start, clock: clock)
+            let response = try await ConnectCallOutcome.$current.withValue(outcome) { try await next(request, context) }
+            log(request, context, status: Int(response.status.code), outcome: outcome, since: start, clock: clock)
             return response
         } catch {
             let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
-            log(request, context, status: status, since: start, clock: clock)
+            log(request, context, status: status, outcome: outcome, since: start, clock: clock)
             throw error
         }
     }
 
-    private func log(_ request: Request, _ context: Context, status: Int, since start: ContinuousClock.Instant, clock: ContinuousClock) {
+    private func log(_ request: Request, _ context: Context, status: Int, outcome: ConnectCallOutcome, since start: ContinuousClock.Instant, clock: ContinuousClock) {
         let elapsed = clock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        context.logger.info("request", metadata: [
+        var metadata: Logger.Metadata = [
             "request_id": "\(context.id)",
             "method": "\(request.method)",
             "route": "\(context.endpointPath ?? request.uri.path)",
             "status": "\(status)",
             "duration_ms": "\(String(format: "%.2f", milliseconds))",
-        ])
+        ]
+        if let procedure = outcome.procedure, let code = outcome.code {
+            metadata["procedure"] = "\(procedure)"
+            metadata["code"] = "\(code)"
+        }
+        context.logger.info("request", metadata: metadata)
     }
 }

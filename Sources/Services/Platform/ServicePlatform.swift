@@ -27,8 +27,12 @@ public struct ServicePlatform: Sendable {
         logger[metadataKey: "service"] = "\(settings.name)"
         self.logger = logger
         _ = Self.metricsRegistry
+        DatabaseMetrics.shared.configure(maximumConnections: Self.maximumConnections)
         database = PostgresClient(configuration: try Self.postgresConfiguration(settings.databaseURL, service: settings.name), backgroundLogger: logger)
     }
+
+    /// The pool's size; exported as `db_pool_max_connections`.
+    static let maximumConnections = 10
 
     static func postgresConfiguration(_ url: String, service: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), let host = components.host,
@@ -41,7 +45,7 @@ public struct ServicePlatform: Sendable {
             password: components.password, database: database.isEmpty ? nil : database, tls: .disable
         )
         configuration.options.connectTimeout = .seconds(3)
-        configuration.options.maximumConnections = 10
+        configuration.options.maximumConnections = maximumConnections
         return configuration
     }
 
@@ -64,8 +68,14 @@ public struct ServicePlatform: Sendable {
         return router
     }
 
-    /// True when the database answers `SELECT 1` within a second.
+    /// True when the database answers `SELECT 1` within a second (also the `db_up` gauge).
     public func isDatabaseReady() async -> Bool {
+        let ready = await checkDatabase()
+        DatabaseMetrics.shared.up(ready)
+        return ready
+    }
+
+    private func checkDatabase() async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask { (try? await database.query("SELECT 1", logger: logger)) != nil }
             group.addTask {
@@ -81,6 +91,17 @@ public struct ServicePlatform: Sendable {
     /// Runs a database call with a deadline: while the database is down the pool waits for a
     /// connection (up to its circuit breaker), but a request should fail fast with 503.
     public func withDatabaseDeadline<T: Sendable>(_ timeout: Duration = .seconds(3), _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let inFlight = DatabaseMetrics.shared.begin()
+        defer { DatabaseMetrics.shared.end(inFlight) }
+        do {
+            return try await Self.race(timeout, body)
+        } catch {
+            DatabaseMetrics.shared.failed()
+            throw error
+        }
+    }
+
+    private static func race<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await body() }
             group.addTask {

@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import ConnectRPC
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import Protos
+
+/// caller (port 8081, Connect `caller.v1.CallerService/CallExternal`).
+///
+/// GETs a URL on behalf of other services, behind ``OutboundGuard`` (also for every redirect
+/// hop), counts the body as it streams (up to `CALLER_MAX_BODY_BYTES`), and records each call
+/// in caller_db. A success is answered only after its record is stored.
+public struct CallerService: Caller_V1_CallerServiceHandler {
+    public static let name = "caller"
+    public static let defaultPort = 8081
+    static let maxRedirects = 5
+
+    let platform: ServicePlatform
+    let guardrail: OutboundGuard
+    let timeout: Duration
+    let maxBodyBytes: Int
+
+    /// Outbound HTTP: redirects are followed here (each hop re-checked), bodies are counted as
+    /// they arrive (no decompression), and a refused connection fails at once.
+    static let httpClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5)),
+            decompression: .disabled
+        )
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// The configuration from the environment, with devctl.yaml's defaults.
+    public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
+        ServiceSettings(name: name, defaultPort: defaultPort, defaultDatabase: "caller_db",
+                        defaults: ["CALLER_ALLOWED_HOSTS": "", "CALLER_TIMEOUT": "10s", "CALLER_MAX_BODY_BYTES": "10485760"],
+                        environment: environment)
+    }
+
+    public init(platform: ServicePlatform) throws {
+        self.platform = platform
+        guardrail = OutboundGuard(allowList: platform.settings["CALLER_ALLOWED_HOSTS"] ?? "")
+        timeout = platform.duration("CALLER_TIMEOUT", default: .seconds(10))
+        let cap = platform.settings["CALLER_MAX_BODY_BYTES"] ?? ""
+        guard let maxBodyBytes = Int(cap), maxBodyBytes > 0, maxBodyBytes <= Int(Int32.max) else {
+            throw ServiceStartupError(service: Self.name, message: "CALLER_MAX_BODY_BYTES \"\(cap)\" must be a number of bytes from 1 to \(Int32.max)")
+        }
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Adds the RPC to the platform router.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        registerConnect(on: router, options: ConnectServerOptions(maxRequestBytes: platform.settings.maxBodyBytes))
+    }
+
+    /// What one call returned.
+    struct Fetched {
+        var status: Int
+        var bodyLength: Int
+    }
+
+    public func callExternal(_ request: Caller_V1_CallExternalRequest, context: ConnectContext) async throws -> Caller_V1_CallExternalResponse {
+        let start = ContinuousClock.now
+        let storedURL = OutboundGuard.redacted(request.url)
+        var budget = timeout
+        if let remaining = context.timeRemaining { budget = min(budget, remaining) }
+        let fetched: Fetched
+        do {
+            fetched = try await fetch(request.url, within: budget)
+        } catch {
+            let connectError = error as? ConnectError ?? ConnectError(.unavailable, "call to \(storedURL) failed: \(error)")
+            do {
+                try await record(url: storedURL, status: nil, length: nil, since: start, error: connectError.description)
+            } catch {
+                context.logger.warning("call record not stored", metadata: ["url": "\(storedURL)"])
+            }
+            throw connectError
+        }
+        try await record(url: storedURL, status: fetched.status, length: fetched.bodyLength, since: start, error: nil)
+        return .with {
+            $0.statusCode = Int32(fetched.status)
+            $0.bodyLength = Int32(fetched.bodyLength)
+        }
+    }
+
+    /// GETs `url`, following up to ``maxRedirects`` redirects, each target checked anew.
+    private func fetch(_ url: String, within budget: Duration) async throws -> Fetched {
+        let deadline = ContinuousClock.now.advanced(by: budget)
+        var current = url
+        for _ in 0...Self.maxRedirects {
+            let target = try await guardrail.check(current)
+            var request = HTTPClientRequest(url: target.requestURL)
+            request.method = .GET
+            if let host = target.hostHeader { request.headers.replaceOrAdd(name: "Host", value: host) }
+            request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) within \(budget)") }
+            let outcome = try await withTimeout(remaining, url: url) { [maxBodyBytes, request] in
+                let response = try await Self.httpClient.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
+                if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
+                    return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
+                }
+                var length = 0
+                for try await chunk in response.body {
+                    length += chunk.readableBytes
+                    if length > maxBodyBytes {
+                        throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
+                    }
+                }
+                return (Fetched(status: Int(response.status.code), bodyLength: length), nil)
+            }
+            guard let location = outcome.1 else { return outcome.0 }
+            guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString else {
+                throw ConnectError(.failedPrecondition, "\(OutboundGuard.redacted(current)) redirected to an invalid Location \"\(location)\"")
+            }
+            current = next
+        }
+        throw ConnectError(.failedPrecondition, "more than \(Self.maxRedirects) redirects from \(OutboundGuard.redacted(url))")
+    }
+
+    /// Runs one HTTP exchange (headers and body) within `timeout`; transport errors become
+    /// Connect codes.
+    private func withTimeout<T: Sendable>(_ timeout: Duration, url: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw ConnectError(.deadlineExceeded, "no complete answer from \(OutboundGuard.redacted(url)) within \(timeout)")
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next() else { throw CancellationError() }
+                return first
+            }
+        } catch let error as ConnectError {
+            throw error
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) in time")
+        } catch is CancellationError {
+            throw ConnectError(.canceled, "the call was canceled")
+        } catch {
+            throw ConnectError(.unavailable, "cannot reach \(OutboundGuard.redacted(url)): \(error)")
+        }
+    }
+
+    private func record(url: String, status: Int?, length: Int?, since start: ContinuousClock.Instant, error: String?) async throws {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let status32 = status.map { Int32(clamping: $0) }
+        let length64 = length.map(Int64.init)
+        try await platform.connectDatabase("call not recorded") {
+            try await platform.database.query("""
+                INSERT INTO call_logs (url, status_code, body_length, duration_ms, error)
+                VALUES (\(url), \(status32), \(length64), \(milliseconds), \(error))
+                """, logger: platform.logger)
+        }
+    }
+}

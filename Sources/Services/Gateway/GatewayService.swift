@@ -1,0 +1,251 @@
+import AsyncHTTPClient
+import ConnectRPC
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import Protos
+
+/// gateway (port 8082, Connect `gateway.v1.GatewayService`).
+///
+/// - `InvokeCustom`: POSTs `{name}` to custom-lang's `/invoke` and maps its answer to Connect
+///   codes (``GatewayService/code(forStatus:)``), behind a ``CircuitBreaker`` and with one retry
+///   on 429/502/503/504/timeouts while the ``RetryBudget`` allows. Every invocation is stored in
+///   gateway_db before the reply.
+/// - `GetOverview`: custom-lang's languages and the readiness of auth and custom-lang.
+public struct GatewayService: Gateway_V1_GatewayServiceHandler {
+    public static let name = "gateway"
+    public static let defaultPort = 8082
+
+    let platform: ServicePlatform
+    let customLangURL: String
+    let authURL: String
+    let timeout: Duration
+    let breaker: CircuitBreaker
+    let retryBudget: RetryBudget
+
+    static let httpClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)), decompression: .disabled)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// The configuration from the environment, with devctl.yaml's defaults.
+    public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
+        ServiceSettings(name: name, defaultPort: defaultPort, defaultDatabase: "gateway_db",
+                        defaults: [
+                            "CUSTOM_LANG_BASE_URL": "http://127.0.0.1:3000",
+                            "AUTH_BASE_URL": "http://127.0.0.1:8090",
+                            "GATEWAY_TIMEOUT": "5s",
+                            "BREAKER_OPEN_DURATION": "30s",
+                        ],
+                        environment: environment)
+    }
+
+    public init(platform: ServicePlatform) throws {
+        self.platform = platform
+        customLangURL = try Self.baseURL(platform, "CUSTOM_LANG_BASE_URL")
+        authURL = try Self.baseURL(platform, "AUTH_BASE_URL")
+        timeout = platform.duration("GATEWAY_TIMEOUT", default: .seconds(5))
+        breaker = CircuitBreaker(name: "custom-lang", openDuration: platform.duration("BREAKER_OPEN_DURATION", default: .seconds(30)))
+        retryBudget = RetryBudget()
+    }
+
+    private static func baseURL(_ platform: ServicePlatform, _ key: String) throws -> String {
+        let text = platform.settings[key] ?? ""
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ServiceStartupError(service: name, message: "\(key) \"\(text)\" is not an http(s) URL")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// Adds the RPCs to the platform router.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        registerConnect(on: router, options: ConnectServerOptions(maxRequestBytes: platform.settings.maxBodyBytes))
+    }
+
+    // MARK: InvokeCustom
+
+    /// The Connect code for a custom-lang status (the issue's table).
+    static func code(forStatus status: Int) -> ConnectCode {
+        switch status {
+        case 400: return .invalidArgument
+        case 401: return .unauthenticated
+        case 403: return .permissionDenied
+        case 404: return .notFound
+        case 409: return .alreadyExists
+        case 429: return .resourceExhausted
+        case 502, 503: return .unavailable
+        case 504: return .deadlineExceeded
+        default: return status >= 400 && status < 500 ? .failedPrecondition : .internal
+        }
+    }
+
+    /// One attempt's result.
+    enum Attempt {
+        case answered(status: Int, message: String)
+        case failed(ConnectError)
+
+        /// Worth one retry: the upstream was overloaded, briefly away, or slow.
+        var isRetryable: Bool {
+            switch self {
+            case .answered(let status, _): return [429, 502, 503, 504].contains(status)
+            case .failed(let error): return error.code == .deadlineExceeded || error.code == .unavailable
+            }
+        }
+
+        /// Counts against the breaker: custom-lang is unhealthy, not the request bad.
+        var isUpstreamFailure: Bool {
+            switch self {
+            case .answered(let status, _): return status == 429 || status >= 500
+            case .failed: return true
+            }
+        }
+    }
+
+    public func invokeCustom(_ request: Gateway_V1_InvokeCustomRequest, context: ConnectContext) async throws -> Gateway_V1_InvokeCustomResponse {
+        let start = ContinuousClock.now
+        retryBudget.deposit()
+        var attempts = 0
+        var last: Attempt?
+        while attempts < 2 {
+            if case .rejected(let wait) = breaker.admit() {
+                let error = ConnectError(.unavailable, "custom-lang circuit breaker is open after repeated failures; next trial in \(Self.seconds(wait))")
+                if last != nil { break } // the retry was refused: answer with the first attempt's result
+                try await store(request.name, outcome: .failed(error), attempts: 0, since: start)
+                throw error
+            }
+            attempts += 1
+            let attempt = await post(request, context: context)
+            breaker.record(success: !attempt.isUpstreamFailure)
+            last = attempt
+            guard attempt.isRetryable, attempts < 2, retryBudget.withdraw(), (context.timeRemaining ?? .seconds(1)) > .milliseconds(50) else { break }
+            context.logger.info("retrying custom-lang", metadata: ["procedure": "\(context.procedure)"])
+        }
+        guard let last else { throw ConnectError(.internal, "no attempt made") }
+        try await store(request.name, outcome: last, attempts: attempts, since: start)
+        switch last {
+        case .answered(200, let message):
+            return .with { $0.message = message }
+        case .answered(let status, let message):
+            throw ConnectError(Self.code(forStatus: status), "custom-lang answered \(status): \(message)")
+        case .failed(let error):
+            throw error
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1f s", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+
+    /// One POST to custom-lang `/invoke`; its answer, or why there was none.
+    private func post(_ input: Gateway_V1_InvokeCustomRequest, context: ConnectContext) async -> Attempt {
+        var budget = timeout
+        if let remaining = context.timeRemaining { budget = min(budget, remaining) }
+        var request = HTTPClientRequest(url: customLangURL + "/invoke")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let language = context.requestHeaders[.acceptLanguage] { request.headers.add(name: "Accept-Language", value: language) }
+        guard let body = try? JSONSerialization.data(withJSONObject: ["name": input.name]) else {
+            return .failed(ConnectError(.internal, "cannot encode the request"))
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let (status, payload) = try await Self.exchange(request, within: budget)
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: payload))) as? [String: Any]
+            if status == 200 {
+                guard let message = object?["message"] as? String else {
+                    return .failed(ConnectError(.internal, "custom-lang answered 200 without a message"))
+                }
+                return .answered(status: status, message: message)
+            }
+            return .answered(status: status, message: object?["error"] as? String ?? "HTTP \(status)")
+        } catch let error as ConnectError {
+            return .failed(error)
+        } catch {
+            return .failed(ConnectError(.unavailable, "cannot reach custom-lang at \(customLangURL): \(error)"))
+        }
+    }
+
+    /// One HTTP exchange, headers and body (≤ 1 MiB), within `budget`.
+    static func exchange(_ request: HTTPClientRequest, within budget: Duration) async throws -> (Int, ByteBuffer) {
+        try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
+            group.addTask {
+                let response = try await httpClient.execute(request, timeout: .seconds(3600))
+                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
+            }
+            group.addTask {
+                try await Task.sleep(for: budget)
+                throw ConnectError(.deadlineExceeded, "no answer from \(request.url) within \(budget)")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
+    /// Stores the invocation. A success is acknowledged only once stored; a failure is
+    /// answered with its own error even if storing it failed (that is logged).
+    private func store(_ name: String, outcome: Attempt, attempts: Int, since start: ContinuousClock.Instant) async throws {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let (success, code, status, message): (Bool, String, Int32?, String) = switch outcome {
+        case .answered(200, let message): (true, "ok", 200, message)
+        case .answered(let status, let message): (false, Self.code(forStatus: status).rawValue, Int32(status), message)
+        case .failed(let error): (false, error.code.rawValue, nil, error.message)
+        }
+        let attempts16 = Int16(attempts)
+        do {
+            try await platform.connectDatabase("invocation not stored") {
+                try await platform.database.query("""
+                    INSERT INTO invocations (name, result_message, success, code, http_status, attempts, duration_ms)
+                    VALUES (\(name), \(message), \(success), \(code), \(status), \(attempts16), \(milliseconds))
+                    """, logger: platform.logger)
+            }
+        } catch where !success {
+            platform.logger.warning("invocation record not stored", metadata: ["code": "\(code)"])
+        }
+    }
+
+    // MARK: GetOverview
+
+    public func getOverview(_ request: Gateway_V1_GetOverviewRequest, context: ConnectContext) async throws -> Gateway_V1_GetOverviewResponse {
+        var budget = Duration.seconds(2)
+        if let remaining = context.timeRemaining { budget = min(budget, remaining) }
+        async let languages = fetchLanguages(within: budget)
+        async let customLang = health("custom-lang", url: customLangURL + "/readyz", within: budget)
+        async let auth = health("auth", url: authURL + "/readyz", within: budget)
+        let (supported, defaultLanguage) = await languages
+        let services = await [auth, customLang]
+        return .with {
+            $0.supportedLanguages = supported
+            $0.defaultLanguage = defaultLanguage
+            $0.services = services
+        }
+    }
+
+    private func fetchLanguages(within budget: Duration) async -> ([String], String) {
+        guard let (status, body) = try? await Self.exchange(HTTPClientRequest(url: customLangURL + "/api/lang"), within: budget), status == 200,
+              let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] else { return ([], "") }
+        return ((object["languages"] as? [String]) ?? [], (object["default"] as? String) ?? "")
+    }
+
+    private func health(_ name: String, url: String, within budget: Duration) async -> Gateway_V1_ServiceHealth {
+        let start = ContinuousClock.now
+        var health = Gateway_V1_ServiceHealth()
+        health.name = name
+        do {
+            let (status, _) = try await Self.exchange(HTTPClientRequest(url: url), within: budget)
+            health.healthy = status == 200
+            health.detail = status == 200 ? "ready" : "HTTP \(status)"
+        } catch let error as ConnectError {
+            health.detail = error.message
+        } catch {
+            health.detail = "unreachable at \(url)"
+        }
+        let elapsed = ContinuousClock.now - start
+        health.latencyMs = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        return health
+    }
+}
