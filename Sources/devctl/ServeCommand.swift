@@ -29,22 +29,22 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = try environmentWithStackDefaults()
         switch name {
         case CustomLangService.name:
-            let platform = try ServicePlatform(settings: CustomLangService.settings(environment: environment))
+            let platform = try startup { try ServicePlatform(settings: CustomLangService.settings(environment: environment)) }
             try await serve(platform) { CustomLangService(platform: platform).addRoutes(to: $0) }
         case AuthService.name:
-            let platform = try ServicePlatform(settings: AuthService.settings(environment: environment))
+            let platform = try startup { try ServicePlatform(settings: AuthService.settings(environment: environment)) }
             let service = try await startup { try await AuthService.make(platform: platform) }
             try await serve(platform) { service.addRoutes(to: $0) }
         case GreeterService.name:
-            let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment))
+            let platform = try startup { try ServicePlatform(settings: GreeterService.settings(environment: environment)) }
             let service = try startup { try GreeterService(platform: platform) }
             try await serve(platform) { service.addRoutes(to: $0) }
         case GatewayService.name:
-            let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment))
+            let platform = try startup { try ServicePlatform(settings: GatewayService.settings(environment: environment)) }
             let service = try startup { try GatewayService(platform: platform) }
             try await serve(platform) { service.addRoutes(to: $0) }
         case CallerService.name:
-            let platform = try ServicePlatform(settings: CallerService.settings(environment: environment))
+            let platform = try startup { try ServicePlatform(settings: CallerService.settings(environment: environment)) }
             let service = try startup { try CallerService(platform: platform) }
             try await serve(platform) { service.addRoutes(to: $0) }
         default:

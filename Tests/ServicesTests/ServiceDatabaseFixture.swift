@@ -4,35 +4,58 @@ import Foundation
 import Logging
 import StackModel
 
-/// A real PostgreSQL (devctl's embedded cluster, on a free port in a temp folder) with one
-/// service's database created and migrated from the repository's migration files.
+/// A real PostgreSQL (devctl's embedded cluster, on a free port in a temp folder) with services'
+/// databases created and migrated from the repository's migration files.
 struct ServiceDatabaseFixture {
+    /// One service whose database the fixture creates.
+    struct Service {
+        var name: String
+        var database: String
+        var migrations: String
+    }
+
+    static let greeter = Service(name: "greeter", database: "greeter_db", migrations: "Sources/Services/Greeter/Migrations")
+    static let caller = Service(name: "caller", database: "caller_db", migrations: "Sources/Services/Caller/Migrations")
+    static let gateway = Service(name: "gateway", database: "gateway_db", migrations: "Sources/Services/Gateway/Migrations")
+    static let customLang = Service(name: "custom-lang", database: "lang_db", migrations: "Sources/Services/CustomLang/Migrations")
+
     let root: String
     let manager: DatabaseManager
+    /// The URL of the first service's database.
     let databaseURL: String
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Runs `body` with the database ready; stops and deletes the cluster afterwards.
+    /// `postgresql://…/<database>` on this fixture's cluster.
+    func url(_ service: Service) -> String { manager.endpoint.url(database: service.database) }
+
+    /// The one value `sql` selects from the service's database, as text, for assertions.
+    func scalar(_ sql: String, in service: Service) async throws -> String? {
+        try await manager.scalar("SELECT (\(sql))::text", in: service.database)
+    }
+
+    /// Runs `body` with one service's database ready.
     static func with(service: String, database: String, migrations: String, _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
+        try await with([Service(name: service, database: database, migrations: migrations)], body)
+    }
+
+    /// Runs `body` with every service's database ready; stops and deletes the cluster afterwards.
+    static func with(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-svc-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
-        try """
-            postgres:
-              port: \(port)
-            services:
-              \(service):
-                kind: rest
-                port: 19201
-                database: \(database)
-                migrations: migrations
-            """.write(toFile: root + "/devctl.yaml", atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/" + migrations, toPath: root + "/migrations")
+        var yaml = "postgres:\n  port: \(port)\nservices:\n"
+        for (index, service) in services.enumerated() {
+            let folder = "migrations/\(service.name)"
+            yaml += "  \(service.name):\n    kind: rest\n    port: \(19201 + index)\n    database: \(service.database)\n    migrations: \(folder)\n"
+            try FileManager.default.createDirectory(atPath: root + "/migrations", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/" + service.migrations, toPath: root + "/" + folder)
+        }
+        try yaml.write(toFile: root + "/devctl.yaml", atomically: true, encoding: .utf8)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let manager = try DatabaseManager(config: StackConfig.load(contentsOf: root + "/devctl.yaml"), repositoryRoot: root, logger: logger)
-        let fixture = ServiceDatabaseFixture(root: root, manager: manager, databaseURL: manager.endpoint.url(database: database))
+        let fixture = ServiceDatabaseFixture(root: root, manager: manager, databaseURL: manager.endpoint.url(database: services.first?.database ?? "postgres"))
         do {
             _ = try await manager.initialize()
             try await body(fixture)

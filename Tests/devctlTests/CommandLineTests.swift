@@ -37,6 +37,24 @@ import Testing
         #expect(error["exitCode"] as? Int == 2)
     }
 
+    @Test func serveRefusesBadConfigurationAndUnknownServices() async throws {
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        let cases: [([String], [String: String], String)] = [
+            (["serve", "auth"], ["JWT_SECRET": "short"], "auth: JWT_SECRET is 5 bytes; HS256 needs at least 32"),
+            (["serve", "greeter"], ["CALLER_BASE_URL": "not a url"], #"greeter: CALLER_BASE_URL "not a url" is not an http(s) URL"#),
+            (["serve", "gateway"], ["CUSTOM_LANG_BASE_URL": "ftp://x"], #"gateway: CUSTOM_LANG_BASE_URL "ftp://x" is not an http(s) URL"#),
+            (["serve", "caller"], ["CALLER_MAX_BODY_BYTES": "-1"], "caller: CALLER_MAX_BODY_BYTES"),
+            (["serve", "custom-lang"], ["PORT": "80a"], #"custom-lang: PORT "80a" is not a port number"#),
+            (["serve", "billing"], [:], #"unknown service "billing""#),
+        ]
+        for (arguments, environment, message) in cases {
+            let output = try await DevctlProcess.run(arguments, in: root, environment: environment)
+            #expect(output.status == 2, "\(arguments)")
+            #expect(output.stderr.contains(message), "\(output.stderr)")
+        }
+    }
+
     @Test func missingConfigurationSaysWhereItLooked() async throws {
         let root = try TemporaryFolder.make()
         defer { TemporaryFolder.remove(root) }

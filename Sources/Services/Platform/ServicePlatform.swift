@@ -22,6 +22,9 @@ public struct ServicePlatform: Sendable {
     }()
 
     public init(settings: ServiceSettings, logger: Logger? = nil) throws {
+        if let problem = settings.invalidValues.first {
+            throw ServiceStartupError(service: settings.name, message: problem)
+        }
         self.settings = settings
         var logger = logger ?? Logger(label: settings.name) { JSONLogHandler(label: $0, level: settings.logLevel) }
         logger[metadataKey: "service"] = "\(settings.name)"

@@ -18,7 +18,8 @@ public struct ServiceSettings: Sendable {
     /// Reads `environment` (the process's by default) over the defaults.
     public init(name: String, defaultPort: Int, defaultDatabase: String,
                 defaults: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
-        let merged = defaults.merging(environment) { $1 }
+        // An empty variable counts as unset (as `PORT= devctl serve …` would mean).
+        let merged = defaults.merging(environment.filter { !$0.value.isEmpty }) { $1 }
         self.name = name
         self.environment = merged
         host = merged["HOST"] ?? "127.0.0.1"
@@ -26,6 +27,22 @@ public struct ServiceSettings: Sendable {
         databaseURL = merged["DATABASE_URL"] ?? "postgresql://devuser:devpass@127.0.0.1:5432/\(defaultDatabase)"
         logLevel = merged["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
         maxBodyBytes = merged["MAX_BODY_BYTES"].flatMap(Int.init) ?? 1024 * 1024
+    }
+
+    /// Variables that were set but could not be read: a start-up error names them, instead of a
+    /// silent fall-back to the default.
+    public var invalidValues: [String] {
+        var problems: [String] = []
+        if let text = environment["PORT"], Int(text).map({ (1...65535).contains($0) }) != true {
+            problems.append("PORT \"\(text)\" is not a port number (1-65535)")
+        }
+        if let text = environment["LOG_LEVEL"], Logger.Level(rawValue: text.lowercased()) == nil {
+            problems.append("LOG_LEVEL \"\(text)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let text = environment["MAX_BODY_BYTES"], Int(text).map({ $0 > 0 }) != true {
+            problems.append("MAX_BODY_BYTES \"\(text)\" is not a positive number of bytes")
+        }
+        return problems
     }
 
     /// A value the service needs, or its default.

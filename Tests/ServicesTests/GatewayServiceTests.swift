@@ -1,0 +1,142 @@
+import ConnectRPC
+import Foundation
+import Protos
+@testable import Services
+import Testing
+
+/// gateway → custom-lang (the real one, and a fake for statuses custom-lang never sends).
+@Suite struct GatewayServiceTests {
+    typealias Fixture = ServiceDatabaseFixture
+
+    static func withGateway(_ fixture: Fixture, customLangURL: String, authURL: String = Live.deadURL(), breakerOpen: String = "30s",
+                            _ body: @escaping @Sendable (Gateway_V1_GatewayServiceClient) async throws -> Void) async throws {
+        let environment = ["DATABASE_URL": fixture.url(Fixture.gateway), "CUSTOM_LANG_BASE_URL": customLangURL, "AUTH_BASE_URL": authURL,
+                           "BREAKER_OPEN_DURATION": breakerOpen, "GATEWAY_TIMEOUT": "1s"]
+        let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment), logger: Live.logger("gateway"))
+        let gateway = try GatewayService(platform: platform)
+        try await Live.serve(platform, routes: gateway.addRoutes(to:)) { url in
+            try await body(Gateway_V1_GatewayServiceClient(client: ConnectClient(baseURL: url, codec: .json)))
+        }
+    }
+
+    static func withCustomLang(_ fixture: Fixture, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let platform = try ServicePlatform(settings: CustomLangService.settings(environment: ["DATABASE_URL": fixture.url(Fixture.customLang)]), logger: Live.logger("custom-lang"))
+        try await Live.serve(platform, routes: CustomLangService(platform: platform).addRoutes(to:), body)
+    }
+
+    static func invoke(_ gateway: Gateway_V1_GatewayServiceClient, _ name: String) async -> ConnectCode? {
+        await ConnectError.code { _ = try await gateway.invokeCustom(.with { $0.name = name }) }
+    }
+
+    @Test func customLangAnswersMapToConnectCodesAndEveryInvocationIsStored() async throws {
+        try await Fixture.with([Fixture.gateway, Fixture.customLang]) { fixture in
+            try await Self.withCustomLang(fixture) { customLang in
+                try await Self.withGateway(fixture, customLangURL: customLang) { gateway in
+                    #expect(try await gateway.invokeCustom(.with { $0.name = "Ada" }).message == "Hello Ada from custom-lang-service!")
+                    let expected: [(String, ConnectCode)] = [
+                        ("unauthorized", .unauthenticated), ("forbidden", .permissionDenied), ("notfound", .notFound),
+                        ("conflict", .alreadyExists), ("ratelimit", .resourceExhausted), ("unavailable", .unavailable),
+                    ]
+                    for (name, code) in expected {
+                        #expect(await Self.invoke(gateway, name) == code, "\(name)")
+                        _ = try await gateway.invokeCustom(.with { $0.name = "ok" }) // keeps the breaker closed
+                    }
+                    #expect(try await fixture.scalar("SELECT count(*) FROM invocations", in: Fixture.gateway) == "13")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM invocations WHERE success", in: Fixture.gateway) == "7")
+                    #expect(try await fixture.scalar("SELECT code || ':' || http_status || ':' || attempts FROM invocations WHERE name = 'notfound'", in: Fixture.gateway) == "not_found:404:1")
+                    // 429 and 503 are retried once.
+                    #expect(try await fixture.scalar("SELECT attempts FROM invocations WHERE name = 'unavailable'", in: Fixture.gateway) == "2")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM executions WHERE name = 'ratelimit'", in: Fixture.customLang) == "2")
+
+                    let overview = try await gateway.getOverview(.init())
+                    #expect(overview.supportedLanguages == ["de", "en", "es", "fr", "ja"])
+                    #expect(overview.defaultLanguage == "en")
+                    #expect(overview.services.map(\.name) == ["auth", "custom-lang"])
+                    #expect(overview.services.map(\.healthy) == [false, true])
+                }
+            }
+        }
+    }
+
+    @Test func everyStatusInTheTableMapsAndOnlyTransientOnesAreRetried() async throws {
+        try await Fixture.with([Fixture.gateway]) { fixture in
+            let fake = TargetServer()
+            try await fake.run { url, _ in
+                try await Self.withGateway(fixture, customLangURL: url) { gateway in
+                    let table: [(Int, ConnectCode, Int)] = [
+                        (400, .invalidArgument, 1), (401, .unauthenticated, 1), (403, .permissionDenied, 1), (404, .notFound, 1),
+                        (409, .alreadyExists, 1), (429, .resourceExhausted, 2), (502, .unavailable, 2), (503, .unavailable, 2),
+                        (504, .deadlineExceeded, 2), (500, .internal, 1),
+                    ]
+                    for (status, code, requests) in table {
+                        let before = fake.hits.withLockedValue { $0 }
+                        #expect(await Self.invoke(gateway, "status-\(status)") == code, "\(status)")
+                        #expect(fake.hits.withLockedValue { $0 } - before == requests, "\(status) was sent \(fake.hits.withLockedValue { $0 } - before) times")
+                        _ = try await gateway.invokeCustom(.with { $0.name = "ok" })
+                    }
+                }
+            }
+            // Nothing listens: unavailable, retried once.
+            try await Self.withGateway(fixture, customLangURL: Live.deadURL()) { gateway in
+                #expect(await Self.invoke(gateway, "Ada") == .unavailable)
+            }
+            #expect(try await fixture.scalar("SELECT attempts FROM invocations WHERE name = 'Ada'", in: Fixture.gateway) == "2")
+        }
+    }
+
+    @Test func breakerOpensAfterFiveFailuresAndClosesAfterThreeTrials() async throws {
+        try await Fixture.with([Fixture.gateway]) { fixture in
+            let fake = TargetServer()
+            try await fake.run { url, _ in
+                try await Self.withGateway(fixture, customLangURL: url, breakerOpen: "400ms") { gateway in
+                    for _ in 0..<5 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
+                    let sent = fake.hits.withLockedValue { $0 }
+                    // Open: answered at once, custom-lang not contacted.
+                    #expect(await Self.invoke(gateway, "Ada") == .unavailable)
+                    #expect(fake.hits.withLockedValue { $0 } == sent)
+                    try await Task.sleep(for: .milliseconds(500))
+                    // Half-open: three trials succeed → closed.
+                    for _ in 0..<3 { _ = try await gateway.invokeCustom(.with { $0.name = "trial" }) }
+                    for _ in 0..<4 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
+                    _ = try await gateway.invokeCustom(.with { $0.name = "still closed" })
+                    // A failed trial re-opens it.
+                    for _ in 0..<5 { _ = await Self.invoke(gateway, "status-500") }
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(await Self.invoke(gateway, "status-500") == .internal)
+                    #expect(await Self.invoke(gateway, "Ada") == .unavailable)
+                }
+            }
+            #expect(try await fixture.scalar("SELECT count(*) FROM invocations WHERE attempts = 0 AND code = 'unavailable'", in: Fixture.gateway) == "2")
+        }
+    }
+
+    @Test func breakerStateMachine() {
+        let breaker = CircuitBreaker(name: "unit", failureThreshold: 5, openDuration: .seconds(30), halfOpenTrials: 3)
+        let start = ContinuousClock.now
+        for _ in 0..<4 { breaker.record(success: false, now: start) }
+        breaker.record(success: true, now: start)
+        #expect(breaker.current == .closed(consecutiveFailures: 0))
+        for _ in 0..<5 { breaker.record(success: false, now: start) }
+        #expect(breaker.admit(now: start + .seconds(29)) == .rejected(retryAfter: .seconds(1)))
+        let later = start + .seconds(30)
+        #expect(breaker.admit(now: later) == .admitted)
+        #expect(breaker.admit(now: later) == .admitted)
+        #expect(breaker.admit(now: later) == .admitted)
+        #expect(breaker.admit(now: later) == .rejected(retryAfter: .zero))
+        breaker.record(success: true, now: later)
+        breaker.record(success: true, now: later)
+        breaker.record(success: true, now: later)
+        #expect(breaker.current == .closed(consecutiveFailures: 0))
+    }
+
+    @Test func retryBudgetBoundsRetriesToAShareOfTraffic() {
+        let budget = RetryBudget(capacity: 2, depositPerRequest: 0.25)
+        #expect(budget.withdraw() && budget.withdraw())
+        #expect(!budget.withdraw())
+        for _ in 0..<4 { budget.deposit() }
+        #expect(budget.withdraw())
+        #expect(!budget.withdraw())
+        for _ in 0..<100 { budget.deposit() }
+        #expect(budget.available == 2)
+    }
+}

@@ -1,0 +1,43 @@
+import ConnectRPC
+import DevctlCore
+import Foundation
+import Protos
+import ServiceLifecycle
+@testable import Services
+import Testing
+
+/// What `devctl serve` does on SIGTERM, in-process: stop accepting, finish what is in flight,
+/// then close the pool — so an acknowledged call's record is never lost.
+@Suite struct GracefulShutdownTests {
+    typealias Fixture = ServiceDatabaseFixture
+
+    @Test func inFlightCallFinishesAndIsRecordedAcrossShutdown() async throws {
+        try await Fixture.with([Fixture.caller]) { fixture in
+            try await TargetServer().run { target, targetPort in
+                let port = try #require(PortProbe.ephemeralPort())
+                let environment = ["DATABASE_URL": fixture.url(Fixture.caller), "CALLER_ALLOWED_HOSTS": "127.0.0.1:\(targetPort)"]
+                let platform = try ServicePlatform(settings: CallerService.settings(environment: environment), logger: Live.logger("caller"))
+                let router = platform.makeRouter()
+                try CallerService(platform: platform).addRoutes(to: router)
+                let group = ServiceGroup(configuration: .init(services: [platform.makeApplication(router: router, port: port)], logger: Live.logger("group")))
+                let running = Task { try await group.run() }
+
+                let clock = ContinuousClock()
+                let started = clock.now
+                while !PortProbe.isAccepting(port), clock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+                let client = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)"))
+                let inFlight = Task { try await client.callExternal(.with { $0.url = target + "/slow" }) }
+                try await Task.sleep(for: .milliseconds(300))
+                await group.triggerGracefulShutdown()
+
+                // The call that was in flight (the target answers after 2 s) still succeeds …
+                let reply = try await inFlight.value
+                #expect(reply.statusCode == 200)
+                try await running.value
+                // … its record is stored, and the port no longer accepts.
+                #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE status_code = 200", in: Fixture.caller) == "1")
+                #expect(!PortProbe.isAccepting(port))
+            }
+        }
+    }
+}

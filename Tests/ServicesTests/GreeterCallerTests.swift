@@ -1,0 +1,177 @@
+import ConnectRPC
+import Foundation
+import Protos
+@testable import Services
+import Testing
+
+/// greeter → caller → a local HTTP target, on real sockets, with real databases.
+@Suite struct GreeterCallerTests {
+    typealias Fixture = ServiceDatabaseFixture
+
+    /// caller on a free port, allowed to reach `allowed`; `body` gets its base URL.
+    static func withCaller(_ fixture: Fixture, allowed: String, extra: [String: String] = [:], _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let environment = ["DATABASE_URL": fixture.url(Fixture.caller), "CALLER_ALLOWED_HOSTS": allowed].merging(extra) { $1 }
+        let platform = try ServicePlatform(settings: CallerService.settings(environment: environment), logger: Live.logger("caller"))
+        let caller = try CallerService(platform: platform)
+        try await Live.serve(platform, routes: caller.addRoutes(to:), body)
+    }
+
+    static func withGreeter(_ fixture: Fixture, callerURL: String, externalURL: String, callerTimeout: String = "1s", _ body: @escaping @Sendable (Greeter_V1_GreeterServiceClient) async throws -> Void) async throws {
+        let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_BASE_URL": callerURL, "EXTERNAL_API_URL": externalURL, "CALLER_TIMEOUT": callerTimeout]
+        let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment), logger: Live.logger("greeter"))
+        let greeter = try GreeterService(platform: platform)
+        try await Live.serve(platform, routes: greeter.addRoutes(to:)) { url in
+            try await body(Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: url, codec: .json)))
+        }
+    }
+
+    static func callerClient(_ url: String) -> Caller_V1_CallerServiceClient {
+        Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: url))
+    }
+
+    @Test func greetCallsCallerAndStoresTheGreetingBeforeReplying() async throws {
+        try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
+            try await TargetServer().run { target, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok") { greeter in
+                        let reply = try await greeter.greet(.with { $0.name = "Ada" })
+                        #expect(reply.message == "Hello Ada!")
+                        #expect(reply.externalStatus == 200)
+                        #expect(reply.externalBodyLength == 1234)
+                        // The acknowledged greeting is already in the database.
+                        #expect(try await fixture.scalar("SELECT count(*) FROM greetings WHERE name = 'Ada' AND external_body_length = 1234", in: Fixture.greeter) == "1")
+                        #expect(try await greeter.greet(.init()).message == "Hello World!")
+
+                        let hostile = "Robert'); DROP TABLE greetings;--"
+                        #expect(try await greeter.greet(.with { $0.name = hostile }).message == "Hello \(hostile)!")
+                        #expect(try await fixture.scalar("SELECT name FROM greetings WHERE message = 'Hello Robert''); DROP TABLE greetings;--!'", in: Fixture.greeter) == hostile)
+                        #expect(try await fixture.scalar("SELECT count(*) FROM greetings", in: Fixture.greeter) == "3")
+                        #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE status_code = 200 AND body_length = 1234", in: Fixture.caller) == "3")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func callerErrorsPassThroughAndNothingIsStored() async throws {
+        try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
+            try await TargetServer().run { target, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    // caller refuses the URL: its code comes through.
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: "http://169.254.169.254/latest/meta-data/") { greeter in
+                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "A" }) } == .permissionDenied)
+                    }
+                    // The target is slower than greeter's 1 s budget for caller.
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow") { greeter in
+                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "B" }) } == .deadlineExceeded)
+                    }
+                }
+                // Nothing listens where caller should be.
+                try await Self.withGreeter(fixture, callerURL: Live.deadURL(), externalURL: target + "/ok") { greeter in
+                    #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "C" }) } == .unavailable)
+                }
+            }
+            #expect(try await fixture.scalar("SELECT count(*) FROM greetings", in: Fixture.greeter) == "0")
+        }
+    }
+
+    @Test func greeterAnswersUnavailableWhileItsDatabaseIsDownAndRecovers() async throws {
+        try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
+            try await TargetServer().run { target, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    // caller shares the cluster: it answers unavailable after its own 3 s database
+                    // deadline, so greeter's budget for caller must be longer than that.
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok", callerTimeout: "5s") { greeter in
+                        _ = try await greeter.greet(.with { $0.name = "before" })
+                        _ = try await fixture.manager.stopServer()
+                        let during = await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "during" }) }
+                        #expect(during == .unavailable)
+                        _ = try await fixture.manager.startServer()
+                        var recovered = false
+                        let clock = ContinuousClock()
+                        let restarted = clock.now
+                        // The pools reconnect by themselves (with backoff): allow them 20 s.
+                        while !recovered, clock.now - restarted < .seconds(20) {
+                            recovered = (try? await greeter.greet(.with { $0.name = "after" })) != nil
+                            if !recovered { try await Task.sleep(for: .milliseconds(250)) }
+                        }
+                        #expect(recovered)
+                        #expect(try await fixture.scalar("SELECT string_agg(name, ',' ORDER BY created_at) FROM greetings", in: Fixture.greeter) == "before,after")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func callerRefusesInternalAddressesAfterResolution() async throws {
+        try await Fixture.with([Fixture.caller]) { fixture in
+            let target = TargetServer()
+            try await target.run { url, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    let caller = Self.callerClient(callerURL)
+                    func code(_ url: String) async -> ConnectCode? {
+                        await ConnectError.code { _ = try await caller.callExternal(.with { $0.url = url }) }
+                    }
+                    let hitsBefore = target.hits.withLockedValue { $0 }
+                    for refused in [
+                        "http://localhost:\(port)/ok",             // a name for loopback
+                        "http://[::1]:\(port)/ok",
+                        "http://2130706433:\(port)/ok",            // 127.0.0.1 as one decimal number
+                        "http://0x7f.0.0.1:\(port)/ok",
+                        "http://169.254.169.254/latest/meta-data/", // cloud metadata
+                        "http://10.0.0.1/", "http://192.168.1.1/", "http://[fe80::1]/", "http://[::ffff:127.0.0.1]:\(port)/ok",
+                    ] {
+                        #expect(await code(refused) == .permissionDenied, "\(refused)")
+                    }
+                    #expect(target.hits.withLockedValue { $0 } == hitsBefore, "a refused URL was contacted")
+                    for invalid in ["", "ftp://example.com/", "not a url", "/relative", "http://"] {
+                        #expect(await code(invalid) == .invalidArgument, "\(invalid)")
+                    }
+                    // Redirects are checked hop by hop: inwards is refused, an allowed hop followed.
+                    #expect(await code(url + "/redirect?to=http://localhost:\(port)/ok") == .permissionDenied)
+                    #expect(await code(url + "/redirect?to=http://169.254.169.254/") == .permissionDenied)
+                    let followed = try await caller.callExternal(.with { $0.url = url + "/redirect?to=/ok" })
+                    #expect(followed.statusCode == 200 && followed.bodyLength == 1234)
+                    // Every call is recorded, refused ones with their reason; credentials never.
+                    _ = await code("http://user:secret@localhost:\(port)/ok")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'permission_denied%'", in: Fixture.caller) == "12")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE url LIKE '%secret%'", in: Fixture.caller) == "0")
+                }
+            }
+        }
+    }
+
+    @Test func callerCountsTheBodyAsItStreamsUpToTheCap() async throws {
+        try await Fixture.with([Fixture.caller]) { fixture in
+            try await TargetServer().run { url, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)", extra: ["CALLER_MAX_BODY_BYTES": "1000000"]) { callerURL in
+                    let caller = Self.callerClient(callerURL)
+                    // /big streams 2 MiB: the call stops at the 1 MB cap.
+                    #expect(await ConnectError.code { _ = try await caller.callExternal(.with { $0.url = url + "/big" }) } == .resourceExhausted)
+                    let small = try await caller.callExternal(.with { $0.url = url + "/ok" })
+                    #expect(small.bodyLength == 1234)
+                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'resource_exhausted%'", in: Fixture.caller) == "1")
+                }
+            }
+        }
+    }
+
+    @Test func addressClassification() throws {
+        func range(_ host: String) throws -> String? {
+            let addresses = try IPAddress.resolve(host)
+            return addresses.compactMap(\.nonPublicRange).first
+        }
+        #expect(try range("127.0.0.1")?.hasPrefix("loopback") == true)
+        #expect(try range("2130706433")?.hasPrefix("loopback") == true)
+        #expect(try range("169.254.169.254")?.hasPrefix("link-local") == true)
+        #expect(try range("172.20.1.1")?.hasPrefix("private") == true)
+        #expect(try range("100.100.1.1")?.hasPrefix("shared") == true)
+        #expect(try range("::1")?.hasPrefix("loopback") == true)
+        #expect(try range("fd00::1")?.hasPrefix("unique local") == true)
+        #expect(try range("64:ff9b::7f00:1")?.hasPrefix("NAT64 loopback") == true)
+        #expect(try range("2002:7f00:1::")?.hasPrefix("6to4 loopback") == true)
+        #expect(try range("93.184.216.34") == nil)
+        #expect(try range("2606:4700::1111") == nil)
+        #expect(try range("172.32.0.1") == nil)
+    }
+}
