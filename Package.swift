@@ -41,6 +41,7 @@ let package = Package(
                 "Database",
                 "ProtoGen",
                 "Services",
+                "Stack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -114,6 +115,20 @@ let package = Package(
             ],
             exclude: ["Peers"]
         ),
+        // `up`/`down`/`status`/`logs`: the supervisor, process groups, readiness, logs, the edge.
+        .target(
+            name: "Stack",
+            dependencies: [
+                "DevctlCore", "StackModel", "Database",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StackTests",
+            dependencies: ["Stack", "StackModel", "DevctlCore"],
+            exclude: ["Golden"]
+        ),
         // The bundled services and the platform layer they share (Platform/).
         .target(
             name: "Services",
@@ -128,6 +143,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Each service's SQL migrations sit beside its code; `devctl db` reads them.
             exclude: ["Greeter/Migrations", "Caller/Migrations", "Gateway/Migrations", "Auth/Migrations", "CustomLang/Migrations"]

@@ -46,6 +46,28 @@ public final class FileLock: Sendable {
         return FileLock(descriptor: fd, path: path)
     }
 
+    /// Takes the lock if nobody holds it; `nil` when another process does.
+    public static func tryAcquire(at path: String) throws -> FileLock? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw DevctlFailure("cannot open lock file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return FileLock(descriptor: fd, path: path)
+    }
+
+    /// True when some process holds the lock at `path` right now.
+    public static func isHeld(at path: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: path), let lock = try? tryAcquire(at: path) else {
+            return FileManager.default.fileExists(atPath: path)
+        }
+        lock.release()
+        return false
+    }
+
     /// Releases the lock now rather than when the object goes away.
     public func release() {
         flock(descriptor, LOCK_UN)

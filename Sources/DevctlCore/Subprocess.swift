@@ -145,14 +145,9 @@ private struct CloseOnExecPipe: @unchecked Sendable {
     let write: FileHandle
 
     init() throws {
-        var descriptors: [Int32] = [0, 0]
-        guard pipe(&descriptors) == 0 else {
-            throw DevctlFailure("cannot create a pipe: \(String(cString: strerror(errno)))")
-        }
-        // pipe2(O_CLOEXEC) is not exported by the Glibc module; set the flag right after.
-        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-        read = FileHandle(fileDescriptor: descriptors[0], closeOnDealloc: true)
-        write = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: true)
+        let descriptors = try makeCloseOnExecPipe()
+        read = FileHandle(fileDescriptor: descriptors.read, closeOnDealloc: true)
+        write = FileHandle(fileDescriptor: descriptors.write, closeOnDealloc: true)
     }
 }
 
@@ -178,4 +173,16 @@ private final class OutputBox: @unchecked Sendable {
         defer { lock.unlock() }
         return (stdout, stderr)
     }
+}
+
+/// A pipe whose two descriptors close on exec (only the copies a spawn puts on 0-2 survive).
+public func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
+    var descriptors: [Int32] = [0, 0]
+    guard pipe(&descriptors) == 0 else {
+        throw DevctlFailure("cannot create a pipe: \(String(cString: strerror(errno)))")
+    }
+    // pipe2(O_CLOEXEC) is not exported by the Glibc module; set the flag right after. Spawns
+    // block nothing here, but CProcessSpawn closes every descriptor >= 3 in the child anyway.
+    for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+    return (descriptors[0], descriptors[1])
 }

@@ -69,12 +69,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs the platform's application with the service's routes until SIGTERM/SIGINT.
+    /// Runs the service's routes on the platform until SIGTERM/SIGINT.
     private func serve(_ platform: ServicePlatform, routes: (Router<BasicRequestContext>) -> Void) async throws {
         let router = platform.makeRouter()
         routes(router)
-        platform.logger.info("starting", metadata: ["port": "\(platform.settings.port)"])
-        try await platform.makeApplication(router: router).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        try await platform.run(router: router)
     }
 
     /// The process environment over devctl.yaml's defaults for this service, when there is one.

@@ -32,6 +32,9 @@ public struct CallerService: Caller_V1_CallerServiceHandler {
             decompression: .disabled
         )
         configuration.connectionPool.retryConnectionEstablishment = false
+        // AsyncHTTPClient keeps 8 connections per host by default; a service fanning in more
+        // concurrent requests than that would queue behind them.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 

@@ -26,7 +26,8 @@ public struct JSONLogHandler: LogHandler {
             "msg": event.message.description,
         ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = "\(value)"
+            // Hummingbird tags its request logger `hb.request.id`; one name for it in our lines.
+            object[key == "hb.request.id" ? "request_id" : key] = "\(value)"
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -2,7 +2,7 @@ import ConnectRPC
 import Hummingbird
 import Logging
 
-/// One log line per request: request id, method, route, status, duration, and for Connect calls
+/// One log line per request: request id (from the request's logger), method, route, status, duration, and for Connect calls
 /// the procedure and Connect code. Never headers or bodies (they carry tokens and passwords).
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
@@ -26,7 +26,6 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let elapsed = clock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [
-            "request_id": "\(context.id)",
             "method": "\(request.method)",
             "route": "\(context.endpointPath ?? request.uri.path)",
             "status": "\(status)",

@@ -5,6 +5,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import PostgresNIO
 import Prometheus
+import ServiceLifecycle
 
 /// What every service shares, written once: logging, the database pool, health, readiness,
 /// metrics, request logs, the body limit, and graceful shutdown.
@@ -129,6 +130,25 @@ public struct ServicePlatform: Sendable {
             services: [database],
             logger: logger
         )
+    }
+}
+
+extension ServicePlatform {
+    /// How long a graceful shutdown may take before the process gives up on in-flight requests.
+    public static let shutdownGracePeriod: Duration = .seconds(10)
+
+    /// Serves `router` until SIGTERM/SIGINT, then shuts down gracefully: the listener closes,
+    /// in-flight requests finish (at most ``shutdownGracePeriod``), then the pool closes.
+    public func run(router: Router<BasicRequestContext>) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: makeApplication(router: router))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = Self.shutdownGracePeriod
+        logger.info("starting", metadata: ["port": "\(settings.port)"])
+        try await ServiceGroup(configuration: configuration).run()
+        logger.info("stopped")
     }
 }
 

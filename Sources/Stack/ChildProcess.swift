@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DevctlCore
+import Foundation
+import Synchronization
+
+/// A supervised child: its own process group (so a terminal's Ctrl-C reaches only the
+/// supervisor, which stops children in order), SIGTERM when the supervisor dies
+/// (`PR_SET_PDEATHSIG`), stdout+stderr merged into one pipe read line by line into its ``LogSink``.
+final class ChildProcess: Sendable {
+    let pid: pid_t
+    let name: String
+
+    private init(pid: pid_t, name: String) {
+        self.pid = pid
+        self.name = name
+    }
+
+    /// Starts the process; `onExit` gets its exit status (128 + signal when killed).
+    static func start(name: String, executable: String, arguments: [String], environment: [String: String],
+                      workingDirectory: String, sink: LogSink, onExit: @escaping @Sendable (Int32) -> Void) async throws -> ChildProcess {
+        let (readEnd, writeEnd) = try makeCloseOnExecPipe()
+        let pid: pid_t
+        do {
+            // The kernel sends the parent-death signal when the *thread* that forked exits, so
+            // children are forked from one thread that lives as long as the supervisor.
+            pid = try await SpawnThread.shared.run {
+                try ProcessSpawner.spawn(executable, arguments, environment: environment, workingDirectory: workingDirectory,
+                                         newProcessGroup: true, parentDeathSignal: SIGTERM, stdout: writeEnd, stderr: writeEnd)
+            }
+        } catch {
+            close(readEnd)
+            close(writeEnd)
+            throw error
+        }
+        close(writeEnd)
+        let child = ChildProcess(pid: pid, name: name)
+        onOwnThread { Self.pump(readEnd, into: sink) }
+        onOwnThread { onExit(ProcessSpawner.wait(for: pid)) }
+        return child
+    }
+
+    /// Sends `signal` to the child's process group (it and anything it started).
+    func signal(_ signal: Int32) {
+        kill(-pid, signal)
+        kill(pid, signal)
+    }
+
+    /// Copies the pipe into the sink a line at a time until every writer has closed it.
+    private static func pump(_ descriptor: Int32, into sink: LogSink) {
+        defer { close(descriptor) }
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            pending.append(contentsOf: buffer[0..<count])
+            while let newline = pending.firstIndex(of: 0x0A) {
+                sink.write(line: String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+            if pending.count > 64 * 1024 { // a line without end: flush it rather than grow forever
+                sink.write(line: String(decoding: pending, as: UTF8.self))
+                pending.removeAll()
+            }
+        }
+        if !pending.isEmpty { sink.write(line: String(decoding: pending, as: UTF8.self)) }
+    }
+}
+
+/// Blocking reads and waits run on threads of their own, not on the concurrency pool.
+func onOwnThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.stackSize = 256 * 1024
+    thread.start()
+}
+
+/// One long-lived thread that runs spawns (see ``ChildProcess/start``).
+final class SpawnThread: Sendable {
+    static let shared = SpawnThread()
+
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                semaphore.wait()
+                let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                job?()
+            }
+        }
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            jobs.withLock { $0.append { continuation.resume(with: Result { try body() }) } }
+            semaphore.signal()
+        }
+    }
+}

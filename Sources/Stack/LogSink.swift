@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Synchronization
+
+/// Where one process's output goes: its log file under `.devctl/logs/` (rotated by size to
+/// `NAME.log.1`), and in the foreground the merged console stream with a `name |` prefix.
+final class LogSink: Sendable {
+    let name: String
+    let path: String
+    let maxBytes: Int
+    let console: ConsoleStream?
+    private let file: Mutex<(descriptor: Int32, size: Int)>
+
+    init(name: String, path: String, maxBytes: Int = 10 * 1024 * 1024, console: ConsoleStream?) {
+        self.name = name
+        self.path = path
+        self.maxBytes = maxBytes
+        self.console = console
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        var info = stat()
+        let size = descriptor >= 0 && fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+        file = Mutex((descriptor, size))
+    }
+
+    deinit {
+        file.withLock { if $0.descriptor >= 0 { close($0.descriptor) } }
+    }
+
+    /// Appends one line (without its newline) to the file and the console.
+    func write(line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        file.withLock { state in
+            if state.size + bytes.count > maxBytes, state.descriptor >= 0 {
+                // Rotate: NAME.log → NAME.log.1 (one old file kept), then start afresh.
+                close(state.descriptor)
+                rename(path, path + ".1")
+                state.descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                state.size = 0
+            }
+            guard state.descriptor >= 0 else { return }
+            let written = bytes.withUnsafeBytes { Glibc.write(state.descriptor, $0.baseAddress, $0.count) }
+            if written > 0 { state.size += written }
+        }
+        console?.write(name: name, line: line)
+    }
+
+    /// The last `count` lines of the log file (for "did not become ready" reports).
+    func lastLines(_ count: Int) -> [String] {
+        LogReader.tail(path: path, lines: count)
+    }
+}
+
+/// The foreground's merged output: `name | line`, names aligned, coloured on a terminal.
+public final class ConsoleStream: Sendable {
+    private let width: Int
+    private let colours: [String: String]
+    private let lock = Mutex(())
+
+    /// `names`: every process that will write (for alignment and stable colours).
+    public init(names: [String], colour: Bool) {
+        width = names.map(\.count).max() ?? 0
+        let palette = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
+        var colours: [String: String] = [:]
+        if colour {
+            for (index, name) in names.enumerated() { colours[name] = palette[index % palette.count] }
+        }
+        self.colours = colours
+    }
+
+    public func write(name: String, line: String) {
+        let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
+        let prefix = colours[name].map { "\u{1B}[\($0)m\(padded) |\u{1B}[0m" } ?? "\(padded) |"
+        emit("\(prefix) \(line)\n")
+    }
+
+    /// A line from devctl itself (progress, errors), under the `devctl` name.
+    public func note(_ line: String) {
+        write(name: "devctl", line: line)
+    }
+
+    private func emit(_ text: String) {
+        lock.withLock { _ in
+            var bytes = Array(text.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
+}

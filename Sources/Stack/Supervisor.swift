@@ -1,0 +1,391 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Database
+import DevctlCore
+import Foundation
+import Logging
+import StackModel
+
+/// Runs the stack: PostgreSQL, then each service (`devctl serve NAME`) once its dependencies
+/// answer their readiness check, then the edge; restarts what crashes (0.5 s backoff doubling
+/// to 8 s); on stop, the edge first, services in reverse order, PostgreSQL last. Publishes
+/// everything in ``StackState`` for `status`, `down` and a detached `up`.
+public actor Supervisor {
+    /// One process the stack runs.
+    struct Planned: Sendable {
+        var name: String
+        var kind: ProcessRecord.Kind
+        var port: Int
+        var executable: String
+        var arguments: [String]
+        var environment: [String: String]
+        var readinessURL: String
+        var dependencies: [String]
+    }
+
+    let config: StackConfig
+    let repositoryRoot: String
+    let paths: StackPaths
+    let options: StackOptions
+    let console: ConsoleStream?
+    let database: DatabaseManager
+    let plan: [Planned]
+    private var state: StackState
+    private var children: [String: ChildProcess] = [:]
+    private var sinks: [String: LogSink] = [:]
+    private var crashesInARow: [String: Int] = [:]
+    private var stopping = false
+    private var lock: FileLock?
+
+    /// Plans the stack; throws for unknown services, a missing HAProxy or an edge without a secret.
+    public init(config: StackConfig, repositoryRoot: String, options: StackOptions, console: ConsoleStream?, logger: Logger) throws {
+        self.config = config
+        self.repositoryRoot = repositoryRoot
+        self.options = options
+        self.console = console
+        paths = StackPaths(repositoryRoot: repositoryRoot)
+        database = try DatabaseManager(config: config, repositoryRoot: repositoryRoot, databaseURL: options.databaseURL, logger: logger)
+        plan = try Self.makePlan(config: config, options: options, paths: paths, endpoint: database.endpoint)
+        state = StackState(supervisorPID: getpid(), startedAt: Date(), detached: options.detached, phase: .starting,
+                           processes: plan.map { ProcessRecord(name: $0.name, kind: $0.kind, port: $0.port, url: Self.publicURL($0)) })
+    }
+
+    /// The processes `up` would run for `options`, in start order (the edge last).
+    public static func plannedNames(config: StackConfig, options: StackOptions) throws -> [String] {
+        let services = try config.startOrder(of: options.services.isEmpty ? nil : options.services, includeDependencies: options.includeDependencies)
+        let exposed = EdgeConfig(model: config.routeModel, runningServices: Set(services.map(\.name))).routes
+        return services.map(\.name) + (exposed.isEmpty ? [] : ["edge"])
+    }
+
+    static func publicURL(_ planned: Planned) -> String { "http://127.0.0.1:\(planned.port)" }
+
+    static func makePlan(config: StackConfig, options: StackOptions, paths: StackPaths, endpoint: PostgresEndpoint) throws -> [Planned] {
+        let services = try config.startOrder(of: options.services.isEmpty ? nil : options.services, includeDependencies: options.includeDependencies)
+        let selected = Set(services.map(\.name))
+        var plan = services.map { service in
+            var environment = ["PORT": String(service.port)]
+            if let database = service.database { environment["DATABASE_URL"] = endpoint.url(database: database) }
+            return Planned(name: service.name, kind: .service, port: service.port, executable: options.executable,
+                           arguments: ["serve", service.name, "--config", options.configPath], environment: environment,
+                           readinessURL: "http://127.0.0.1:\(service.port)\(service.health.ready)",
+                           dependencies: service.dependsOn.filter(selected.contains))
+        }
+        let edge = EdgeConfig(model: config.routeModel, runningServices: selected)
+        if !edge.routes.isEmpty {
+            guard let haproxy = Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin", "/usr/local/sbin"]) else {
+                throw DevctlFailure("the edge needs HAProxy, and haproxy is not installed",
+                                    hint: "apt-get install -y haproxy (scripts/setup.sh installs it)")
+            }
+            var environment: [String: String] = [:]
+            if edge.routes.contains(where: { $0.uses(.auth) }) {
+                let fromFile = config.routeModel.tokenIssuer.flatMap { config.service(named: $0) }?.environment.first { $0.name == "JWT_SECRET" }?.value
+                guard let secret = ProcessInfo.processInfo.environment["JWT_SECRET"].flatMap({ $0.isEmpty ? nil : $0 }) ?? fromFile else {
+                    throw DevctlFailure("routes use the auth middleware, but no service sets JWT_SECRET in devctl.yaml",
+                                        hint: "add JWT_SECRET to the environment of the service that issues tokens (auth), or export JWT_SECRET")
+                }
+                environment[EdgeConfig.secretVariable] = secret
+            }
+            plan.append(Planned(name: "edge", kind: .edge, port: config.edge.port, executable: haproxy,
+                                arguments: ["-f", paths.edgeConfigFile, "-db"], environment: environment,
+                                readinessURL: "http://127.0.0.1:\(config.edge.port)\(EdgeConfig.healthPath)",
+                                dependencies: edge.routes.map(\.service)))
+        }
+        return plan
+    }
+
+    // MARK: Up
+
+    /// Everything up to "all ready": lock, preflight, PostgreSQL and databases, processes in
+    /// order. Throws (after stopping what it started) when something is not ready in time.
+    public func start() async throws {
+        try paths.createDirectories()
+        guard let lock = try FileLock.tryAcquire(at: paths.lockFile) else {
+            throw StackRunning.error(paths: paths)
+        }
+        self.lock = lock
+        let deadline = ContinuousClock.now.advanced(by: options.readyTimeout)
+        do {
+            try preflight()
+            try writeEdgeConfig()
+            try await startDatabase()
+            for planned in plan {
+                let waiting = await waitUntilReady(planned.dependencies, deadline: deadline)
+                if stopping { throw DevctlFailure("stopped by a signal before the stack was ready") }
+                guard waiting.isEmpty else { throw notReadyFailure(waiting) }
+                try await launch(planned)
+            }
+            let waiting = await waitUntilReady(plan.map(\.name), deadline: deadline)
+            if stopping { throw DevctlFailure("stopped by a signal before the stack was ready") }
+            guard waiting.isEmpty else { throw notReadyFailure(waiting) }
+            state.phase = .running
+            publish()
+            note("stack ready in \(milliseconds(since: state.startedAt)) ms")
+        } catch {
+            state.failure = (error as? any UserFacingError)?.message ?? "\(error)"
+            await shutdown(finalPhase: .failed)
+            throw error
+        }
+    }
+
+    /// Every port the stack needs must be free before anything starts.
+    private func preflight() throws {
+        var ports = plan.map { ($0.name, $0.port) }
+        if let embedded = database.embedded, case .running = embedded.state() {} else if database.embedded != nil {
+            ports.append(("postgres", config.postgres.port))
+        }
+        let taken = ports.filter { !PortProbe.isFree($0.1) }
+        guard taken.isEmpty else {
+            let lines = taken.map { "port \($0.1) (\($0.0)) is in use by \(PortProbe.describeHolder(of: $0.1))" }
+            throw DevctlFailure("cannot start the stack, nothing was started:\n  " + lines.joined(separator: "\n  "),
+                                hint: "stop what holds the port, or change the port in devctl.yaml")
+        }
+    }
+
+    private func writeEdgeConfig() throws {
+        guard let edge = plan.first(where: { $0.kind == .edge }) else { return }
+        let text = EdgeConfig(model: config.routeModel, runningServices: Set(plan.map(\.name))).render()
+        try text.write(toFile: paths.edgeConfigFile, atomically: true, encoding: .utf8)
+        let check = try ProcessCheck.run(edge.executable, ["-c", "-q", "-f", paths.edgeConfigFile], environment: edge.environment)
+        guard check.status == 0 else {
+            throw DevctlFailure("the generated edge config \(paths.edgeConfigFile) is invalid:\n\(check.output)",
+                                hint: "check the routes (expose) in devctl.yaml")
+        }
+    }
+
+    private func startDatabase() async throws {
+        let report = try await database.startServer()
+        state.postgres = .init(address: "\(database.endpoint.host):\(database.endpoint.port)", embedded: database.embedded != nil,
+                               startedByStack: report.started)
+        note(database.embedded == nil ? "postgres: using DATABASE_URL's server" : (report.started ? "postgres: started" : "postgres: already running"))
+        let names = plan.filter { $0.kind == .service }.map(\.name).filter { config.service(named: $0)?.database != nil }
+        if !names.isEmpty { _ = try await database.initialize(services: names) }
+        publish()
+    }
+
+    private func launch(_ planned: Planned) async throws {
+        guard !stopping else { return }
+        let sink = sinks[planned.name] ?? LogSink(name: planned.name, path: paths.logFile(for: planned.name), console: console)
+        sinks[planned.name] = sink
+        update(planned.name) {
+            $0.state = .starting
+            $0.startedAt = Date()
+            $0.readyAfterMs = nil
+        }
+        let child = try await ChildProcess.start(
+            name: planned.name, executable: planned.executable, arguments: planned.arguments,
+            environment: planned.environment, workingDirectory: repositoryRoot, sink: sink
+        ) { [weak self] status in
+            guard let self else { return }
+            Task { await self.exited(planned.name, status: status) }
+        }
+        children[planned.name] = child
+        update(planned.name) { $0.pid = child.pid }
+        note("\(planned.name): starting (pid \(child.pid))")
+        let pid = child.pid
+        Task { await self.watch(planned, pid: pid) }
+    }
+
+    /// Readiness loop for one run of a process: every 200 ms until ready, then every second.
+    private func watch(_ planned: Planned, pid: pid_t) async {
+        let started = ContinuousClock.now
+        while !stopping, children[planned.name]?.pid == pid {
+            let ready = await ReadinessProbe.isReady(planned.readinessURL)
+            guard !stopping, children[planned.name]?.pid == pid, let record = state.process(named: planned.name) else { return }
+            switch (record.state, ready) {
+            case (.starting, true):
+                let elapsed = ContinuousClock.now - started
+                let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                update(planned.name) {
+                    $0.state = .ready
+                    $0.readyAfterMs = ms
+                }
+                note("\(planned.name): ready in \(ms) ms")
+            case (.ready, false):
+                update(planned.name) { $0.state = .unhealthy }
+                note("\(planned.name): unhealthy (\(planned.readinessURL) does not answer 200)")
+            case (.unhealthy, true):
+                update(planned.name) { $0.state = .ready }
+                note("\(planned.name): ready again")
+            default:
+                break
+            }
+            let interval: Duration = state.process(named: planned.name)?.state == .starting ? .milliseconds(200) : .seconds(1)
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// A child ended: expected during a stop; otherwise restart it after the backoff.
+    private func exited(_ name: String, status: Int32) async {
+        let ranFor = state.process(named: name)?.startedAt.map { Date().timeIntervalSince($0) } ?? 0
+        children[name] = nil
+        update(name) {
+            $0.pid = nil
+            $0.lastExit = status
+        }
+        guard !stopping, let planned = plan.first(where: { $0.name == name }) else {
+            update(name) { $0.state = .stopped }
+            return
+        }
+        let restarts = state.process(named: name)?.restarts ?? 0
+        guard restarts < options.maxRestarts else {
+            update(name) { $0.state = .failed }
+            note("\(name): exited with status \(status); gave up after \(restarts) restarts")
+            return
+        }
+        // A process that ran a while before crashing starts its backoff afresh.
+        let inARow = ranFor > 30 ? 0 : (crashesInARow[name] ?? 0)
+        crashesInARow[name] = inARow + 1
+        let delay = Self.backoff(afterCrashes: inARow)
+        update(name) {
+            $0.state = .restarting
+            $0.restarts += 1
+        }
+        note("\(name): exited with status \(status); restarting in \(delay)")
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.restart(planned)
+        }
+    }
+
+    /// 0.5 s, doubling per crash in a row, at most 8 s.
+    static func backoff(afterCrashes crashes: Int) -> Duration {
+        .milliseconds(min(8000, 500 << min(crashes, 5)))
+    }
+
+    private func restart(_ planned: Planned) async {
+        guard !stopping, children[planned.name] == nil else { return }
+        do {
+            try await launch(planned)
+        } catch {
+            update(planned.name) { $0.state = .failed }
+            note("\(planned.name): cannot restart: \(error)")
+        }
+    }
+
+    private func waitUntilReady(_ names: [String], deadline: ContinuousClock.Instant) async -> [String] {
+        while true {
+            let waiting = names.filter { state.process(named: $0)?.state != .ready }
+            let failed = waiting.filter { state.process(named: $0)?.state == .failed }
+            if waiting.isEmpty || !failed.isEmpty || ContinuousClock.now >= deadline || stopping { return waiting }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func notReadyFailure(_ names: [String]) -> DevctlFailure {
+        let seconds = options.readyTimeout.components.seconds
+        let parts = names.map { name -> String in
+            let record = state.process(named: name)
+            let lines = sinks[name]?.lastLines(15) ?? []
+            var text = "\(name) (port \(record?.port ?? 0)) did not become ready within \(seconds) s (state \(record?.state.rawValue ?? "?")"
+            if let exit = record?.lastExit { text += ", last exit status \(exit)" }
+            text += ")"
+            if !lines.isEmpty { text += "; last lines of \(paths.logFile(for: name)):\n    " + lines.joined(separator: "\n    ") }
+            return text
+        }
+        return DevctlFailure(parts.joined(separator: "\n"), hint: "devctl logs \(names.joined(separator: " ")) shows the whole log; --timeout gives it longer")
+    }
+
+    /// A stop signal arrived: interrupts a start in progress (``start()`` then stops what it
+    /// started); the caller runs ``shutdown(finalPhase:)`` afterwards otherwise.
+    public func requestStop() {
+        stopping = true
+    }
+
+    // MARK: Down
+
+    /// Stops everything in reverse start order (edge first), then PostgreSQL if the stack
+    /// started it, and releases the stack lock.
+    public func shutdown(finalPhase: StackState.Phase = .stopped) async {
+        stopping = true
+        state.phase = .stopping
+        publish()
+        for planned in plan.reversed() {
+            await stop(planned.name)
+        }
+        if state.postgres?.startedByStack == true {
+            note("postgres: stopping")
+            _ = try? await database.stopServer()
+        }
+        for planned in plan where state.process(named: planned.name)?.state != .failed {
+            update(planned.name) { $0.state = .stopped }
+        }
+        state.phase = finalPhase
+        publish()
+        lock?.release()
+        lock = nil
+    }
+
+    /// SIGTERM, wait up to the stop timeout, then SIGKILL.
+    private func stop(_ name: String) async {
+        guard let child = children[name] else { return }
+        note("\(name): stopping")
+        child.signal(SIGTERM)
+        let deadline = ContinuousClock.now.advanced(by: options.stopTimeout)
+        while children[name] != nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if children[name] != nil {
+            note("\(name): did not stop within \(options.stopTimeout); killing it")
+            child.signal(SIGKILL)
+            while children[name] != nil { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+    }
+
+    // MARK: State
+
+    /// The current state (what `status` would read).
+    public var snapshot: StackState { state }
+
+    private func update(_ name: String, _ change: (inout ProcessRecord) -> Void) {
+        guard let index = state.processes.firstIndex(where: { $0.name == name }) else { return }
+        change(&state.processes[index])
+        publish()
+    }
+
+    private func publish() {
+        try? state.write(to: paths.stateFile)
+    }
+
+    private func note(_ line: String) {
+        if let console {
+            console.note(line)
+        } else {
+            let stamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
+            FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
+        }
+    }
+
+    private func milliseconds(since date: Date) -> Int { Int(Date().timeIntervalSince(date) * 1000) }
+}
+
+/// A second `up` while a stack runs: says what runs and how to reach it.
+enum StackRunning {
+    static func error(paths: StackPaths) -> DevctlFailure {
+        let state = StackState.read(from: paths.stateFile)
+        let pid = state.map { " (supervisor pid \($0.supervisorPID))" } ?? ""
+        return DevctlFailure("a stack is already running in this repository\(pid)",
+                             hint: "devctl status shows it, devctl logs -f follows it, devctl down stops it")
+    }
+}
+
+/// Runs a short command and captures its combined output (for `haproxy -c`).
+enum ProcessCheck {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
+        let descriptors = try makeCloseOnExecPipe()
+        let pid = try ProcessSpawner.spawn(executable, arguments, environment: environment, stdout: descriptors.write, stderr: descriptors.write)
+        close(descriptors.write)
+        var output = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptors.read, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        close(descriptors.read)
+        return (ProcessSpawner.wait(for: pid), String(decoding: output, as: UTF8.self))
+    }
+}

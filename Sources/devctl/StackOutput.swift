@@ -1,0 +1,53 @@
+import Foundation
+import Stack
+
+/// How stack state is shown: a table for people, ``StackStatusView`` for `--json`.
+enum StackOutput {
+    static func table(_ state: StackState) -> String {
+        let rows = state.processes.map { record -> [String] in
+            [record.name, record.state.rawValue, record.pid.map(String.init) ?? "-", String(record.port),
+             uptime(record), String(record.restarts), record.readyAfterMs.map { "\($0) ms" } ?? "-", record.url]
+        }
+        var text = Console.table(["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "READY IN", "URL"], rows) { column, cell in
+            guard column == 1 else { return nil }
+            switch cell {
+            case "ready": return .green
+            case "starting", "restarting", "pending": return .yellow
+            default: return .red
+            }
+        }
+        if let postgres = state.postgres {
+            text += "\npostgres \(postgres.address) (\(postgres.embedded ? "embedded" : "DATABASE_URL"))"
+        }
+        return text
+    }
+
+    static func uptime(_ record: ProcessRecord) -> String {
+        guard record.pid != nil, let started = record.startedAt else { return "-" }
+        let seconds = Int(Date().timeIntervalSince(started))
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+        return "\(seconds / 3600)h\(seconds / 60 % 60)m"
+    }
+}
+
+/// `status --json` (and `up -d --json`): the state plus whether a supervisor runs.
+struct StackStatusView: Encodable {
+    var running: Bool
+    var ready: Bool
+    var phase: String
+    var supervisorPID: Int32?
+    var postgres: StackState.PostgresRecord?
+    var processes: [ProcessRecord]
+    var failure: String?
+
+    init(state: StackState, running: Bool) {
+        self.running = running
+        ready = running && state.phase == .running && state.processes.allSatisfy { $0.state == .ready }
+        phase = state.phase.rawValue
+        supervisorPID = running ? state.supervisorPID : nil
+        postgres = state.postgres
+        processes = state.processes
+        failure = state.failure
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import DevctlCore
+import Dispatch
+import Foundation
+import Logging
+import Stack
+import StackModel
+
+/// `devctl up`: PostgreSQL, the services in dependency order (each once its dependencies are
+/// ready), and the edge; in the foreground with merged logs, or detached with `-d`.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start the stack (PostgreSQL, services, edge) on this machine.",
+        discussion: """
+            Foreground: one merged log stream; Ctrl-C or SIGTERM stops everything in reverse order.
+            -d: returns once everything is ready (exit 1 naming what was not, with its last log
+            lines). Logs are kept in .devctl/logs/NAME.log either way. One stack per repository.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Services to start (default: all), with what they depend on.")
+    var services: [String] = []
+
+    @Flag(name: [.short, .customLong("detach")], help: "Run in the background; return once everything is ready.")
+    var detach = false
+
+    @Flag(name: .customLong("no-deps"), help: "Start only the named services, not their dependencies.")
+    var noDeps = false
+
+    @Option(name: .long, help: ArgumentHelp("Seconds everything may take to become ready.", valueName: "seconds"))
+    var timeout: Int = 60
+
+    @Option(name: .customLong("max-restarts"), help: ArgumentHelp("Restarts of a crashed process before it is marked failed.", valueName: "n"))
+    var maxRestarts: Int = 10
+
+    @Flag(name: .customLong("supervise"), help: .hidden)
+    var supervise = false
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be 0 or more") }
+    }
+
+    func run() async throws {
+        let repository = try global.repository()
+        let executable = CommandLine.selfExecutable
+        let options = StackOptions(
+            services: services, includeDependencies: !noDeps, detached: detach || supervise, readyTimeout: .seconds(timeout),
+            maxRestarts: maxRestarts, databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            executable: executable, configPath: repository.config.source.file
+        )
+        if detach && !supervise {
+            try await runDetached(repository: repository, options: options, executable: executable)
+            return
+        }
+        // Plans (and checks names) before anything starts.
+        let names = try Supervisor.plannedNames(config: repository.config, options: options)
+        let console = supervise ? nil : ConsoleStream(names: names + ["devctl"], colour: Console.isInteractive)
+        let supervisor = try Supervisor(config: repository.config, repositoryRoot: repository.root, options: options,
+                                        console: console, logger: Logger(label: "devctl.up"))
+        let signals = StopSignals()
+        let stopRequest = Task {
+            await signals.next()
+            await supervisor.requestStop()
+        }
+        // A signal while starting makes start() stop what it started and throw.
+        try await supervisor.start()
+        await stopRequest.value
+        await supervisor.shutdown()
+    }
+
+    private func runDetached(repository: StackRepository, options: StackOptions, executable: String) async throws {
+        _ = try Supervisor.plannedNames(config: repository.config, options: options)
+        let controller = StackController(config: repository.config, repositoryRoot: repository.root)
+        var arguments = ["up", "--supervise", "--config", repository.config.source.file, "--timeout", String(timeout), "--max-restarts", String(maxRestarts)]
+        if noDeps { arguments.append("--no-deps") }
+        arguments += services
+        let started = ContinuousClock.now
+        let pid = try controller.launchSupervisor(executable: executable, arguments: arguments)
+        let state = try await controller.waitForSupervisor(pid, timeout: Duration.seconds(timeout + 30))
+        let elapsed = ContinuousClock.now - started
+        if global.json {
+            try Console.printJSON(StackStatusView(state: state, running: true))
+        } else {
+            print(StackOutput.table(state))
+            print("ready in \(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000) ms — devctl logs -f follows, devctl down stops")
+        }
+    }
+}
+
+/// SIGINT/SIGTERM as an awaitable event (the default handlers are replaced while it lives).
+final class StopSignals: @unchecked Sendable { // the sources are only kept alive, never touched again
+    private let stream: AsyncStream<Void>
+    private let sources: [any DispatchSourceSignal]
+
+    init() {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        self.stream = stream
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield() }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Returns when the next stop signal arrives.
+    func next() async {
+        for await _ in stream { return }
+    }
+}
+
+extension CommandLine {
+    /// This executable's absolute path (what `up` runs services with).
+    static var selfExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
+}
