@@ -185,7 +185,15 @@ let package = Package(
             ]
         ),
         // End-to-end tests of the built `devctl` executable (exit codes, --json, concurrency).
-        .testTarget(name: "devctlTests", dependencies: ["devctl", "DevctlCore", "Protos"]),
+        .testTarget(
+            name: "devctlTests",
+            dependencies: [
+                "devctl", "DevctlCore", "Protos", "Database", "StackModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

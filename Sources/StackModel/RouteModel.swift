@@ -10,6 +10,14 @@ public struct RouteModel: Sendable, Equatable {
         /// Readiness path the edge health-checks.
         public var readinessPath: String
 
+        public init(service: String, pathPrefix: String, port: Int, middlewares: [Exposure.Middleware], readinessPath: String) {
+            self.service = service
+            self.pathPrefix = pathPrefix
+            self.port = port
+            self.middlewares = middlewares
+            self.readinessPath = readinessPath
+        }
+
         public func uses(_ middleware: Exposure.Middleware) -> Bool { middlewares.contains(middleware) }
     }
 
@@ -24,6 +32,10 @@ public struct RouteModel: Sendable, Equatable {
         public var exposedHeaders = ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Connect-Protocol-Version"]
         public var maxAgeSeconds = 7200
         public var allowCredentials = true
+
+        public init(allowedOrigins: [String]) {
+            self.allowedOrigins = allowedOrigins
+        }
     }
 
     /// The seed's Traefik rate limit: a token bucket per client IP.
@@ -32,6 +44,8 @@ public struct RouteModel: Sendable, Equatable {
         public var average = 100
         /// Extra requests allowed in a burst.
         public var burst = 50
+
+        public init() {}
     }
 
     /// Where the edge listens.
@@ -42,6 +56,14 @@ public struct RouteModel: Sendable, Equatable {
     public var rateLimit: RateLimitPolicy
     /// The service that issues tokens (its JWT_SECRET verifies them at the edge), if any.
     public var tokenIssuer: String?
+
+    public init(port: Int, routes: [Route], cors: CORSPolicy, rateLimit: RateLimitPolicy, tokenIssuer: String?) {
+        self.port = port
+        self.routes = routes
+        self.cors = cors
+        self.rateLimit = rateLimit
+        self.tokenIssuer = tokenIssuer
+    }
 }
 
 extension StackConfig {

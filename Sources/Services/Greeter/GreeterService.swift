@@ -1,5 +1,6 @@
 import ConnectRPC
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -13,6 +14,7 @@ import Protos
 public struct GreeterService: Greeter_V1_GreeterServiceHandler {
     public static let name = "greeter"
     public static let defaultPort = 8080
+    static let userIDHeader = HTTPField.Name("X-User-Id")!
 
     let platform: ServicePlatform
     let caller: Caller_V1_CallerServiceClient
@@ -55,10 +57,12 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler {
         let external = try await callExternal(context: context)
         let message = "Hello \(name)!"
         let (status, length) = (external.statusCode, external.bodyLength)
+        // Set by the edge from the verified token (it strips any value a client sent).
+        let userID = context.requestHeaders[Self.userIDHeader]
         try await platform.connectDatabase("greeting not stored") {
             try await platform.database.query("""
-                INSERT INTO greetings (name, message, external_status, external_body_length)
-                VALUES (\(name), \(message), \(status), \(length))
+                INSERT INTO greetings (name, message, external_status, external_body_length, user_id)
+                VALUES (\(name), \(message), \(status), \(length), \(userID))
                 """, logger: platform.logger)
         }
         return .with {

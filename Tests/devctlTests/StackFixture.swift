@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import Crypto
+import Database
+import DevctlCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import StackModel
+
+/// A copy of the repository's stack in a temp folder, every port (PostgreSQL, services, edge)
+/// moved to a free one, so `devctl up` runs beside a dev stack and other tests.
+struct StackFixture {
+    let root: String
+    /// Repository port → the fixture's port.
+    let ports: [Int: Int]
+
+    static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 30081]
+
+    static func make() throws -> StackFixture {
+        let root = try TemporaryFolder.make()
+        var ports: [Int: Int] = [:]
+        for port in devPorts {
+            guard let free = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
+            ports[port] = free
+        }
+        // One pass over whole numbers after `port: ` or `:`, so a new port is never rewritten again.
+        let original = try String(contentsOfFile: repositoryRoot + "/devctl.yaml", encoding: .utf8)
+        let pattern = try NSRegularExpression(pattern: #"(port: |:)(\d+)\b"#)
+        var yaml = ""
+        var last = original.startIndex
+        for match in pattern.matches(in: original, range: NSRange(original.startIndex..., in: original)) {
+            guard let numberRange = Range(match.range(at: 2), in: original), let number = Int(original[numberRange]) else { continue }
+            yaml += original[last..<numberRange.lowerBound] + String(ports[number] ?? number)
+            last = numberRange.upperBound
+        }
+        yaml += original[last...]
+        try yaml.write(toFile: root + "/devctl.yaml", atomically: true, encoding: .utf8)
+        for service in ["Greeter", "Caller", "Gateway", "Auth", "CustomLang"] {
+            let folder = "Sources/Services/\(service)/Migrations"
+            try FileManager.default.createDirectory(atPath: root + "/Sources/Services/\(service)", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/" + folder, toPath: root + "/" + folder)
+        }
+        return StackFixture(root: root, ports: ports)
+    }
+
+    func port(_ devPort: Int) -> Int { ports[devPort] ?? devPort }
+    var edge: String { "http://127.0.0.1:\(port(30081))" }
+
+    func devctl(_ arguments: [String], environment: [String: String] = [:]) async throws -> Subprocess.Output {
+        try await DevctlProcess.run(arguments, in: root, environment: environment)
+    }
+
+    /// Always stops whatever is left and deletes the folder.
+    func tearDown() async {
+        _ = try? await devctl(["down", "--purge", "--yes", "--timeout", "2"])
+        TemporaryFolder.remove(root)
+    }
+
+    func scalar(_ sql: String, in database: String) async throws -> String? {
+        var logger = Logger(label: "fixture")
+        logger.logLevel = .critical
+        let manager = try DatabaseManager(config: StackConfig.load(contentsOf: root + "/devctl.yaml"), repositoryRoot: root, logger: logger)
+        return try await manager.scalar("SELECT (\(sql))::text", in: database)
+    }
+
+    // MARK: HTTP
+
+    struct Reply {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+    }
+
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    func request(_ method: HTTPMethod = .POST, _ path: String, json: String? = nil, headers: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Reply {
+        var request = HTTPClientRequest(url: edge + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        let response = try await Self.http.execute(request, timeout: .nanoseconds(timeout.components.seconds * 1_000_000_000))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = header.value }
+        return Reply(status: Int(response.status.code), headers: fields, body: String(buffer: body))
+    }
+
+    /// An HS256 token signed with the dev secret, with chosen claims (for expired/forged tokens).
+    static func token(claims: [String: Any], secret: String = "dev-secret-change-me-at-least-32-bytes!", algorithm: String = "HS256") throws -> String {
+        func encode(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let header = encode(try JSONSerialization.data(withJSONObject: ["alg": algorithm, "typ": "JWT"]))
+        let payload = encode(try JSONSerialization.data(withJSONObject: claims))
+        let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "\(header).\(payload).\(algorithm == "none" ? "" : encode(Data(signature)))"
+    }
+}

@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AsyncHTTPClient
+import DevctlCore
+import Foundation
+import Testing
+
+/// `devctl up` / `down` / `status` end to end: the real binary, PostgreSQL, the five services
+/// and HAProxy, on free ports in a temp copy of the repository.
+@Suite(.serialized) struct StackLifecycleTests {
+    static func statusJSON(_ fixture: StackFixture) async throws -> [String: Any] {
+        try DevctlProcess.json(try await fixture.devctl(["status", "--json"]))
+    }
+
+    static func pid(of name: String, in status: [String: Any]) -> Int32? {
+        ((status["processes"] as? [[String: Any]]) ?? []).first { $0["name"] as? String == name }?["pid"] as? Int32
+    }
+
+    static func waitUntil(_ timeout: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return try await condition()
+    }
+
+    @Test func upServesThroughTheEdgeSurvivesFaultsAndDownLeavesNothing() async throws {
+        let fixture = try StackFixture.make()
+        do {
+            try await scenario(fixture)
+        } catch {
+            let logs = try? await fixture.devctl(["logs", "--tail", "20"])
+            Issue.record("stack logs:\n\(logs?.stdout ?? "")")
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    private func scenario(_ fixture: StackFixture) async throws {
+        let up = try await fixture.devctl(["up", "-d", "--timeout", "90"])
+        #expect(up.status == 0, "up -d: \(up.stdout)\n\(up.stderr)")
+        #expect(up.stdout.contains("ready in"))
+
+        // One stack per repository.
+        let second = try await fixture.devctl(["up", "-d"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("already running"))
+
+        // signup → login → Greet through the edge with the token.
+        let signup = try await fixture.request(.POST, "/auth/signup", json: #"{"email":"ada@example.com","password":"lovelace1843"}"#)
+        #expect(signup.status == 201, "\(signup.body)")
+        let login = try await fixture.request(.POST, "/auth/login", json: #"{"email":"ada@example.com","password":"lovelace1843"}"#)
+        let token = try #require(login.json["token"] as? String, "\(login.body)")
+        let userID = try #require(signup.json["id"] as? String)
+        let bearer = ["Authorization": "Bearer \(token)"]
+        // A forged X-User-Id is dropped at the edge: the token's subject is what greeter sees.
+        let greet = try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: #"{"name":"Ada"}"#,
+                                              headers: bearer.merging(["X-User-Id": "mallory"]) { $1 })
+        #expect(greet.status == 200, "\(greet.body)")
+        #expect(greet.json["message"] as? String == "Hello Ada!")
+        #expect(try await fixture.scalar("SELECT user_id FROM greetings WHERE name = 'Ada'", in: "greeter_db") == userID)
+
+        let notFound = try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"notfound"}"#, headers: bearer)
+        #expect(notFound.status == 404)
+        #expect(notFound.json["code"] as? String == "not_found")
+
+        // No token, expired, alg none, wrong secret: 401 with a Connect-style body.
+        let expired = try StackFixture.token(claims: ["sub": userID, "exp": Int(Date().timeIntervalSince1970) - 60])
+        let none = try StackFixture.token(claims: ["sub": userID, "exp": Int(Date().timeIntervalSince1970) + 600], algorithm: "none")
+        let forged = try StackFixture.token(claims: ["sub": userID, "exp": Int(Date().timeIntervalSince1970) + 600], secret: "another-secret-that-is-also-32-bytes-long")
+        let noExp = try StackFixture.token(claims: ["sub": userID])
+        for headers in [[:], ["Authorization": "Bearer \(expired)"], ["Authorization": "Bearer \(none)"],
+                        ["Authorization": "Bearer \(forged)"], ["Authorization": "Bearer \(noExp)"]] {
+            let refused = try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: "{}", headers: headers)
+            #expect(refused.status == 401, "\(headers)")
+            #expect(refused.json["code"] as? String == "unauthenticated")
+        }
+        // Unknown path, CORS preflight.
+        #expect(try await fixture.request(.GET, "/nowhere").status == 404)
+        let preflight = try await fixture.request(.OPTIONS, "/greeter.v1.GreeterService/Greet",
+                                                  headers: ["Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"])
+        #expect(preflight.status == 204)
+        #expect(preflight.headers["access-control-allow-origin"] == "http://localhost:5173")
+        #expect(preflight.headers["access-control-allow-headers"]?.contains("Connect-Protocol-Version") == true)
+        #expect(preflight.headers["vary"]?.contains("Origin") == true)
+
+        let status = try await fixture.devctl(["status", "--json"])
+        #expect(status.status == 0, "\(status.stdout)")
+        #expect(try DevctlProcess.json(status)["ready"] as? Bool == true)
+
+        // kill -9 greeter under load: no request hangs (each is answered within 3 s: 200 once
+        // HAProxy's connect retry reaches the restarted greeter, 502/503 while it is down; only
+        // the request in flight at the kill may see its connection closed), the supervisor
+        // restarts greeter, and Greet works again. (A backend that stays down → 503 at once:
+        // EdgeRuntimeTests.)
+        let greeterPID = try #require(Self.pid(of: "greeter", in: try await Self.statusJSON(fixture)))
+        let load = Task {
+            var outcomes: [String] = []
+            let end = ContinuousClock.now.advanced(by: .seconds(4))
+            while ContinuousClock.now < end {
+                do {
+                    outcomes.append(String(try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: "{}", headers: bearer, timeout: .seconds(3)).status))
+                } catch let error as HTTPClientError where error == .deadlineExceeded {
+                    outcomes.append("hung")
+                } catch {
+                    outcomes.append("closed")
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return outcomes
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        kill(greeterPID, SIGKILL)
+        let outcomes = await load.value
+        #expect(outcomes.allSatisfy { ["200", "502", "503", "closed"].contains($0) }, "\(outcomes)")
+        #expect(outcomes.filter { $0 == "closed" }.count <= 2, "\(outcomes)")
+        let recovered = try await Self.waitUntil(.seconds(20)) {
+            let state = try await Self.statusJSON(fixture)
+            let greeter = ((state["processes"] as? [[String: Any]]) ?? []).first { $0["name"] as? String == "greeter" }
+            return greeter?["state"] as? String == "ready" && (greeter?["restarts"] as? Int ?? 0) >= 1
+        }
+        #expect(recovered)
+        #expect(try await Self.waitUntil(.seconds(10)) {
+            try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: #"{"name":"again"}"#, headers: bearer).status == 200
+        })
+
+        // PostgreSQL stopped: RPCs answer unavailable; started again: they recover by themselves.
+        #expect(try await fixture.devctl(["db", "stop"]).status == 0)
+        let down = try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"Ada"}"#, headers: bearer)
+        #expect(down.status == 503, "\(down.body)")
+        #expect(down.json["code"] as? String == "unavailable")
+        #expect(try await fixture.devctl(["db", "start"]).status == 0)
+        #expect(try await Self.waitUntil(.seconds(30)) {
+            try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"Ada"}"#, headers: bearer).status == 200
+        })
+
+        // A burst from one client is rate limited.
+        var limited = 0
+        for _ in 0..<220 where try await fixture.request(.GET, "/auth/verify").status == 429 { limited += 1 }
+        #expect(limited > 0)
+
+        // down: nothing of the stack alive, every port free.
+        let pids = ((try await Self.statusJSON(fixture)["processes"] as? [[String: Any]]) ?? []).compactMap { $0["pid"] as? Int32 }
+        let stopped = try await fixture.devctl(["down"])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(pids.count == 6 && pids.allSatisfy { kill($0, 0) != 0 })
+        #expect(StackFixture.devPorts.allSatisfy { PortProbe.isFree(fixture.port($0)) })
+        #expect(try await fixture.devctl(["status"]).status == 1)
+
+        // up again: the data is still there.
+        #expect(try await fixture.devctl(["up", "-d"]).status == 0)
+        let again = try await fixture.request(.POST, "/auth/login", json: #"{"email":"ada@example.com","password":"lovelace1843"}"#)
+        #expect(again.status == 200)
+        #expect(try await fixture.scalar("SELECT count(*) FROM greetings", in: "greeter_db").flatMap(Int.init) ?? 0 >= 2)
+
+        // kill -9 of the supervisor: its children die with it; down cleans up the rest.
+        let state = try await Self.statusJSON(fixture)
+        let supervisor = try #require(state["supervisorPID"] as? Int32)
+        let children = ((state["processes"] as? [[String: Any]]) ?? []).compactMap { $0["pid"] as? Int32 }
+        kill(supervisor, SIGKILL)
+        #expect(try await Self.waitUntil(.seconds(15)) { children.allSatisfy { kill($0, 0) != 0 } })
+        #expect(try await fixture.devctl(["down"]).status == 0)
+        #expect(StackFixture.devPorts.allSatisfy { PortProbe.isFree(fixture.port($0)) })
+    }
+
+    @Test func upRefusesATakenPortAndStartsNothing() async throws {
+        let fixture = try StackFixture.make()
+        defer { TemporaryFolder.remove(fixture.root) }
+        // Hold greeter's port.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(fixture.port(8080)).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0 && listen(holder, 1) == 0)
+
+        let up = try await fixture.devctl(["up", "-d"])
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("port \(fixture.port(8080)) (greeter) is in use"), "\(up.stderr)")
+        #expect(up.stderr.contains("nothing was started"))
+        // Not even PostgreSQL.
+        #expect(PortProbe.isFree(fixture.port(5432)))
+        #expect(try await fixture.devctl(["status"]).status == 1)
+        await fixture.tearDown()
+    }
+}
