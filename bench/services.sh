@@ -12,10 +12,15 @@ duration=${DURATION:-10}
 connections=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "bench/services.sh needs wrk: apt-get install -y wrk" >&2; exit 1; }
 
-swift build -c release --product devctl >/dev/null
-devctl=$(swift build -c release --show-bin-path)/devctl
+# STATIC=1: the Swift runtime and Foundation linked in (--static-swift-stdlib, as a container
+# image would ship it); else the default dynamically linked release build.
+if [ "${STATIC:-0}" = 1 ]; then build=(swift build -c release --static-swift-stdlib --scratch-path .build-static); else build=(swift build -c release); fi
+"${build[@]}" --product devctl >/dev/null
+devctl=$("${build[@]}" --show-bin-path)/devctl
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# PSS: shared pages (the one devctl binary and libraries all services map) divided among them.
+pss_mb() { awk '/^Pss:/ {printf "%.1f", $2/1024}' "/proc/$1/smaps_rollup"; }
 
 dir=$(mktemp -d /tmp/devctl-bench-svc-XXXXXX); chmod 755 "$dir"
 pg_port=$(free_port)
@@ -36,7 +41,7 @@ for s in greeter caller gateway custom-lang; do port[$s]=$(free_port); done
 db() { echo "postgresql://devuser:devpass@127.0.0.1:$pg_port/$1"; }
 start() { # name database env…
     local name=$1 database=$2; shift 2
-    (cd "$dir" && exec env LOG_LEVEL=warning PORT="${port[$name]}" DATABASE_URL="$(db "$database")" "$@" "$devctl" serve "$name" >"$dir/$name.log" 2>&1) &
+    (cd "$dir" && exec env LOG_LEVEL=warning PORT="${port[$name]}" DATABASE_URL="$(db "$database")" "$@" "$devctl" serve "$name" --no-config >"$dir/$name.log" 2>&1) &
     pids+=($!); pid[$name]=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:${port[$name]}/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
     echo "$name did not become ready:" >&2; cat "$dir/$name.log" >&2; exit 1
@@ -47,8 +52,8 @@ start greeter greeter_db CALLER_BASE_URL="http://127.0.0.1:${port[caller]}" EXTE
 start gateway gateway_db CUSTOM_LANG_BASE_URL="http://127.0.0.1:${port[custom-lang]}"
 pid_of() { echo "${pid[$1]}"; }
 sleep 1
-declare -A idle
-for s in greeter caller gateway custom-lang; do idle[$s]=$(rss_mb "$(pid_of "$s")"); done
+declare -A idle idle_pss
+for s in greeter caller gateway custom-lang; do idle[$s]=$(rss_mb "$(pid_of "$s")"); idle_pss[$s]=$(pss_mb "$(pid_of "$s")"); done
 
 cat > "$dir/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -78,15 +83,15 @@ run() {
     printf '%-44s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
 }
 
-echo "wrk -t2 -c$connections -d${duration}s on loopback, release build, $(nproc) cores"
+echo "wrk -t2 -c$connections -d${duration}s on loopback, release build$([ "${STATIC:-0}" = 1 ] && echo ' (static stdlib)'), $(nproc) cores"
 run "Greet on greeter (→ caller → custom-lang)" "http://127.0.0.1:${port[greeter]}/greeter.v1.GreeterService/Greet"
 run "InvokeCustom on gateway (→ custom-lang)" "http://127.0.0.1:${port[gateway]}/gateway.v1.GatewayService/InvokeCustom"
 run "peer: POST /invoke on custom-lang (REST)" "http://127.0.0.1:${port[custom-lang]}/invoke"
 echo
-printf '%-12s %12s %16s\n' service "RSS idle MB" "RSS load MB"
-for s in greeter caller gateway custom-lang; do printf '%-12s %12s %16s\n' "$s" "${idle[$s]}" "${loaded[$s]}"; done
+printf '%-12s %12s %12s %16s\n' service "RSS idle MB" "PSS idle MB" "RSS load MB"
+for s in greeter caller gateway custom-lang; do printf '%-12s %12s %12s %16s\n' "$s" "${idle[$s]}" "${idle_pss[$s]}" "${loaded[$s]}"; done
 # auth's idle RSS (it is not on these paths).
 port[auth]=$(free_port)
 start auth auth_db
 sleep 1
-printf '%-12s %12s %16s\n' auth "$(rss_mb "$(pid_of auth)")" "-"
+printf '%-12s %12s %12s %16s\n' auth "$(rss_mb "$(pid_of auth)")" "$(pss_mb "$(pid_of auth)")" "-"

@@ -16,11 +16,9 @@ public struct StackOptions: Sendable {
     public var databaseURL: String?
     /// The `devctl` executable the services run as (`devctl serve NAME`).
     public var executable: String
-    /// devctl.yaml's path, passed to `serve`.
-    public var configPath: String
 
     public init(services: [String] = [], includeDependencies: Bool = true, detached: Bool = false, readyTimeout: Duration = .seconds(60),
-                maxRestarts: Int = 10, stopTimeout: Duration = .seconds(10), databaseURL: String? = nil, executable: String, configPath: String) {
+                maxRestarts: Int = 10, stopTimeout: Duration = .seconds(10), databaseURL: String? = nil, executable: String) {
         self.services = services
         self.includeDependencies = includeDependencies
         self.detached = detached
@@ -29,6 +27,5 @@ public struct StackOptions: Sendable {
         self.stopTimeout = stopTimeout
         self.databaseURL = databaseURL
         self.executable = executable
-        self.configPath = configPath
     }
 }

@@ -65,11 +65,18 @@ public actor Supervisor {
     static func makePlan(config: StackConfig, options: StackOptions, paths: StackPaths, endpoint: PostgresEndpoint) throws -> [Planned] {
         let services = try config.startOrder(of: options.services.isEmpty ? nil : options.services, includeDependencies: options.includeDependencies)
         let selected = Set(services.map(\.name))
+        let inherited = ProcessInfo.processInfo.environment
         var plan = services.map { service in
-            var environment = ["PORT": String(service.port)]
+            // devctl.yaml's values unless the shell overrides them; port and database always from
+            // the stack. `serve --no-config` then needs nothing else (and skips parsing the file).
+            var environment: [String: String] = [:]
+            for variable in service.environment where (inherited[variable.name] ?? "").isEmpty {
+                environment[variable.name] = variable.value
+            }
+            environment["PORT"] = String(service.port)
             if let database = service.database { environment["DATABASE_URL"] = endpoint.url(database: database) }
             return Planned(name: service.name, kind: .service, port: service.port, executable: options.executable,
-                           arguments: ["serve", service.name, "--config", options.configPath], environment: environment,
+                           arguments: ["serve", service.name, "--no-config"], environment: environment,
                            readinessURL: "http://127.0.0.1:\(service.port)\(service.health.ready)",
                            dependencies: service.dependsOn.filter(selected.contains))
         }

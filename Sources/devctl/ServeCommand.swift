@@ -25,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Path to devctl.yaml.", valueName: "path"))
     var config: String?
 
+    @Flag(name: .customLong("no-config"), help: "Ignore devctl.yaml: the environment and built-in defaults only (containers; `up` passes everything).")
+    var noConfig = false
+
     func run() async throws {
         let environment = try environmentWithStackDefaults()
         switch name {
@@ -79,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The process environment over devctl.yaml's defaults for this service, when there is one.
     private func environmentWithStackDefaults() throws -> [String: String] {
         var defaults: [String: String] = [:]
-        if let repository = try? StackRepository.discover(explicitPath: config), let service = repository.config.service(named: name) {
+        if !noConfig, let repository = try? StackRepository.discover(explicitPath: config), let service = repository.config.service(named: name) {
             defaults["PORT"] = String(service.port)
             if let database = service.database {
                 defaults["DATABASE_URL"] = PostgresEndpoint(embedded: repository.config.postgres).url(database: database)

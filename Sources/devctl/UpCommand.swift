@@ -50,7 +50,7 @@ struct UpCommand: AsyncParsableCommand {
         let options = StackOptions(
             services: services, includeDependencies: !noDeps, detached: detach || supervise, readyTimeout: .seconds(timeout),
             maxRestarts: maxRestarts, databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
-            executable: executable, configPath: repository.config.source.file
+            executable: executable
         )
         if detach && !supervise {
             try await runDetached(repository: repository, options: options, executable: executable)
