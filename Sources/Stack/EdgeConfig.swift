@@ -32,6 +32,7 @@ public struct EdgeConfig: Sendable {
             "global",
             "    log stdout format raw local0 info",
             "    maxconn 4096",
+            "    nbthread 1",
             "",
             "defaults",
             "    mode http",

@@ -45,7 +45,10 @@ public struct RouteModel: Sendable, Equatable {
         /// Extra requests allowed in a burst.
         public var burst = 50
 
-        public init() {}
+        public init(average: Int = 100, burst: Int = 50) {
+            self.average = average
+            self.burst = burst
+        }
     }
 
     /// Where the edge listens.
@@ -76,7 +79,8 @@ extension StackConfig {
         }
         .sorted { ($0.pathPrefix.count, $1.service) > ($1.pathPrefix.count, $0.service) }
         return RouteModel(
-            port: edge.port, routes: routes, cors: .init(allowedOrigins: edge.corsOrigins), rateLimit: .init(),
+            port: edge.port, routes: routes, cors: .init(allowedOrigins: edge.corsOrigins),
+            rateLimit: .init(average: edge.rateLimitAverage, burst: edge.rateLimitBurst),
             tokenIssuer: services.first { $0.environment.contains { $0.name == "JWT_SECRET" } }?.name
         )
     }

@@ -81,11 +81,21 @@ extension StackConfig {
 
     private static func decodeEdge(_ cursor: YAMLCursor, lines: inout [String: Int]) -> EdgeSettings {
         var settings = EdgeSettings()
-        for (key, value) in cursor.entries(allowedKeys: ["port", "cors_origins"]) ?? [] {
+        for (key, value) in cursor.entries(allowedKeys: ["port", "cors_origins", "rate_limit"]) ?? [] {
             lines[value.keyPath] = value.line
             switch key {
             case "port": settings.port = value.int ?? settings.port
             case "cors_origins": settings.corsOrigins = value.stringList ?? []
+            case "rate_limit":
+                for (limitKey, limit) in value.entries(allowedKeys: ["average", "burst"]) ?? [] {
+                    lines[limit.keyPath] = limit.line
+                    guard let number = limit.int else { continue }
+                    guard number > 0 else {
+                        limit.report("must be a positive number of requests")
+                        continue
+                    }
+                    if limitKey == "average" { settings.rateLimitAverage = number } else { settings.rateLimitBurst = number }
+                }
             default: break
             }
         }

@@ -43,10 +43,15 @@ public struct EdgeSettings: Sendable, Equatable {
     public var port: Int
     /// Origins the edge's CORS policy allows.
     public var corsOrigins: [String]
+    /// The rate-limit middleware: sustained requests per second per client, and the burst.
+    public var rateLimitAverage: Int
+    public var rateLimitBurst: Int
 
-    public init(port: Int = 30081, corsOrigins: [String] = []) {
+    public init(port: Int = 30081, corsOrigins: [String] = [], rateLimitAverage: Int = 100, rateLimitBurst: Int = 50) {
         self.port = port
         self.corsOrigins = corsOrigins
+        self.rateLimitAverage = rateLimitAverage
+        self.rateLimitBurst = rateLimitBurst
     }
 }
 

@@ -40,6 +40,24 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         #expect(messages(yaml) == [#"devctl.yaml:5: services.greeter.port: expected an integer, got "eighty""#])
     }
 
+    @Test func edgeRateLimitIsReadAndChecked() throws {
+        let config = try StackConfig.load(contentsOf: repositoryConfigPath, displayName: "devctl.yaml")
+        #expect(config.routeModel.rateLimit == .init(average: 100, burst: 50))
+        let yaml = """
+            edge:
+              rate_limit: {average: 0, burst: many, per: ip}
+            services:
+              greeter:
+                kind: rpc
+                port: 8080
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:2: edge.rate_limit.per: unknown key; allowed: average, burst",
+            "devctl.yaml:2: edge.rate_limit.average: must be a positive number of requests",
+            #"devctl.yaml:2: edge.rate_limit.burst: expected an integer, got "many""#,
+        ])
+    }
+
     @Test func everyProblemIsReportedAtOnce() {
         let yaml = """
             services:
