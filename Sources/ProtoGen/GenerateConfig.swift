@@ -82,6 +82,10 @@ extension GenerateConfig {
     /// `modules[].path` of buf.yaml (v2), or `.` when there is no buf.yaml.
     static func moduleDirectories(repositoryRoot root: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: root + "/buf.yaml") else { return ["."] }
+        return try YAMLLock.withLock { try moduleDirectories(bufYAML: data) }
+    }
+
+    private static func moduleDirectories(bufYAML data: Data) throws -> [String] {
         let sink = DiagnosticSink(file: "buf.yaml")
         let node = try ConfigFileError.compose(yaml: String(decoding: data, as: UTF8.self), file: "buf.yaml")
         var directories: [String] = []
@@ -103,6 +107,10 @@ extension GenerateConfig {
 
     /// Decodes buf.gen.yaml text; every problem is reported with its line.
     public static func parse(yaml: String, file: String = fileName) throws -> GenerateConfig {
+        try YAMLLock.withLock { try parseUnlocked(yaml: yaml, file: file) }
+    }
+
+    private static func parseUnlocked(yaml: String, file: String) throws -> GenerateConfig {
         let root = try ConfigFileError.compose(yaml: yaml, file: file)
         let sink = DiagnosticSink(file: file)
         let cursor = YAMLCursor(node: root, keyPath: "", sink: sink)

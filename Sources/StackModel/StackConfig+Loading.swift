@@ -19,11 +19,14 @@ extension StackConfig {
 
     /// Decodes and validates YAML text; `file` names it in diagnostics.
     public static func parse(yaml: String, file: String = fileName) throws -> StackConfig {
-        let root = try ConfigFileError.compose(yaml: yaml, file: file)
-        let sink = DiagnosticSink(file: file)
-        let decoded = decode(YAMLCursor(node: root, keyPath: "", sink: sink))
-        guard sink.diagnostics.isEmpty, let config = decoded else {
-            throw StackConfigError(sink.diagnostics)
+        let config: StackConfig = try YAMLLock.withLock {
+            let root = try ConfigFileError.compose(yaml: yaml, file: file)
+            let sink = DiagnosticSink(file: file)
+            let decoded = decode(YAMLCursor(node: root, keyPath: "", sink: sink))
+            guard sink.diagnostics.isEmpty, let config = decoded else {
+                throw StackConfigError(sink.diagnostics)
+            }
+            return config
         }
         let problems = config.validate()
         guard problems.isEmpty else { throw StackConfigError(problems) }

@@ -166,6 +166,31 @@ import Testing
         #expect(StackFixture.devPorts.allSatisfy { PortProbe.isFree(fixture.port($0)) })
     }
 
+    @Test func foregroundUpStreamsPrefixedLogsAndStopsOnSIGINT() async throws {
+        let fixture = try StackFixture.make()
+        defer { TemporaryFolder.remove(fixture.root) }
+        let output = fixture.root + "/up.out"
+        let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let pid = try ProcessSpawner.spawn(DevctlProcess.executable, ["up", "custom-lang", "--no-deps"],
+                                           environment: ["NO_COLOR": "1", "DATABASE_URL": ""], workingDirectory: fixture.root,
+                                           stdout: descriptor, stderr: descriptor)
+        close(descriptor)
+        let ready = try await Self.waitUntil(.seconds(60)) {
+            (try? await fixture.devctl(["status", "--json"]).status) == 0
+        }
+        #expect(ready)
+        kill(pid, SIGINT)
+        let status = await Task.detached { ProcessSpawner.wait(for: pid) }.value
+        #expect(status == 0)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(text.contains("custom-lang | "), "\(text)")
+        #expect(text.contains("custom-lang: ready in"))
+        #expect(text.contains("custom-lang: stopping"))
+        // Foreground up stops what it started, PostgreSQL included.
+        #expect(PortProbe.isFree(fixture.port(3000)) && PortProbe.isFree(fixture.port(5432)))
+        await fixture.tearDown()
+    }
+
     @Test func upRefusesATakenPortAndStartsNothing() async throws {
         let fixture = try StackFixture.make()
         defer { TemporaryFolder.remove(fixture.root) }
