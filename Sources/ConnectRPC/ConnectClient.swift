@@ -32,18 +32,22 @@ public struct ConnectClient: Sendable {
     /// decompresses bodies itself (Connect needs the raw bytes and Content-Encoding), follows
     /// redirects, and retries refused connections until the deadline instead of failing fast
     /// with unavailable.
-    public static let sharedHTTPClient: HTTPClient = {
+    public static let sharedHTTPClient = makeHTTPClient(connectTimeout: .seconds(10))
+
+    /// An HTTP client for service-to-service calls: no redirects followed, bodies left as sent
+    /// (no decompression), a refused connection reported at once (no retry until the deadline),
+    /// and up to 64 connections per host (AsyncHTTPClient's default of 8 would queue a service's
+    /// fan-in behind them).
+    public static func makeHTTPClient(connectTimeout: TimeAmount) -> HTTPClient {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10)),
+            timeout: .init(connect: connectTimeout),
             decompression: .disabled
         )
         configuration.connectionPool.retryConnectionEstablishment = false
-        // AsyncHTTPClient keeps 8 connections per host by default; a service fanning in more
-        // concurrent requests than that would queue behind them.
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 
     /// A response message with the headers it came with (trailers arrive as `trailer-` headers).
     public struct Response<Message: SwiftProtobuf.Message>: Sendable {

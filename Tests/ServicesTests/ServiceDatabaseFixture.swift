@@ -40,7 +40,27 @@ struct ServiceDatabaseFixture {
     }
 
     /// Runs `body` with every service's database ready; stops and deletes the cluster afterwards.
+    /// A free port can be taken by another process between choosing it and PostgreSQL binding
+    /// it (parallel test runs): then the cluster is set up again on another port.
     static func with(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
+        for attempt in 1...3 {
+            do {
+                return try await withOnce(services, body)
+            } catch let race as PortTaken where attempt < 3 {
+                _ = race
+                continue
+            } catch let race as PortTaken {
+                throw race.underlying
+            }
+        }
+    }
+
+    /// The cluster could not start because its port was taken meanwhile.
+    private struct PortTaken: Error {
+        var underlying: any Error
+    }
+
+    private static func withOnce(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-svc-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
@@ -58,6 +78,13 @@ struct ServiceDatabaseFixture {
         let fixture = ServiceDatabaseFixture(root: root, manager: manager, databaseURL: manager.endpoint.url(database: services.first?.database ?? "postgres"))
         do {
             _ = try await manager.initialize()
+        } catch {
+            try? await manager.embedded?.purge()
+            try? FileManager.default.removeItem(atPath: root)
+            if let failure = error as? any UserFacingError, failure.message.contains("is in use") { throw PortTaken(underlying: error) }
+            throw error
+        }
+        do {
             try await body(fixture)
         } catch {
             try? await manager.embedded?.purge()

@@ -25,18 +25,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler {
 
     /// Outbound HTTP: redirects are followed here (each hop re-checked), bodies are counted as
     /// they arrive (no decompression), and a refused connection fails at once.
-    static let httpClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5)),
-            decompression: .disabled
-        )
-        configuration.connectionPool.retryConnectionEstablishment = false
-        // AsyncHTTPClient keeps 8 connections per host by default; a service fanning in more
-        // concurrent requests than that would queue behind them.
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(5))
 
     /// The configuration from the environment, with devctl.yaml's defaults.
     public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
@@ -103,7 +92,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler {
             request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) within \(budget)") }
-            let outcome = try await withTimeout(remaining, url: url) { [maxBodyBytes, request] in
+            let outcome = try await exchange(within: remaining, url: url) { [maxBodyBytes, request] in
                 let response = try await Self.httpClient.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
                 if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
                     return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
@@ -128,17 +117,10 @@ public struct CallerService: Caller_V1_CallerServiceHandler {
 
     /// Runs one HTTP exchange (headers and body) within `timeout`; transport errors become
     /// Connect codes.
-    private func withTimeout<T: Sendable>(_ timeout: Duration, url: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    private func exchange<T: Sendable>(within timeout: Duration, url: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw ConnectError(.deadlineExceeded, "no complete answer from \(OutboundGuard.redacted(url)) within \(timeout)")
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next() else { throw CancellationError() }
-                return first
+            return try await withTimeout(timeout, body) {
+                ConnectError(.deadlineExceeded, "no complete answer from \(OutboundGuard.redacted(url)) within \(timeout)")
             }
         } catch let error as ConnectError {
             throw error

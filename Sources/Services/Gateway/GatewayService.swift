@@ -25,14 +25,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler {
     let breaker: CircuitBreaker
     let retryBudget: RetryBudget
 
-    static let httpClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)), decompression: .disabled)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        // AsyncHTTPClient keeps 8 connections per host by default; a service fanning in more
-        // concurrent requests than that would queue behind them.
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(2))
 
     /// The configuration from the environment, with devctl.yaml's defaults.
     public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
@@ -173,19 +166,10 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler {
 
     /// One HTTP exchange, headers and body (≤ 1 MiB), within `budget`.
     static func exchange(_ request: HTTPClientRequest, within budget: Duration) async throws -> (Int, ByteBuffer) {
-        try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
-            group.addTask {
-                let response = try await httpClient.execute(request, timeout: .seconds(3600))
-                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
-            }
-            group.addTask {
-                try await Task.sleep(for: budget)
-                throw ConnectError(.deadlineExceeded, "no answer from \(request.url) within \(budget)")
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw CancellationError() }
-            return first
-        }
+        try await withTimeout(budget, {
+            let response = try await httpClient.execute(request, timeout: .seconds(3600))
+            return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
+        }, onTimeout: { ConnectError(.deadlineExceeded, "no answer from \(request.url) within \(budget)") })
     }
 
     /// Stores the invocation. A success is acknowledged only once stored; a failure is

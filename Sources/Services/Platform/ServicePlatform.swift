@@ -98,23 +98,10 @@ public struct ServicePlatform: Sendable {
         let inFlight = DatabaseMetrics.shared.begin()
         defer { DatabaseMetrics.shared.end(inFlight) }
         do {
-            return try await Self.race(timeout, body)
+            return try await withTimeout(timeout, body) { DatabaseUnavailable() }
         } catch {
             DatabaseMetrics.shared.failed()
             throw error
-        }
-    }
-
-    private static func race<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw DatabaseUnavailable()
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw DatabaseUnavailable() }
-            return first
         }
     }
 
