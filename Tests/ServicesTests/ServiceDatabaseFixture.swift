@@ -46,8 +46,7 @@ struct ServiceDatabaseFixture {
         for attempt in 1...3 {
             do {
                 return try await withOnce(services, body)
-            } catch let race as PortTaken where attempt < 3 {
-                _ = race
+            } catch is PortTaken where attempt < 3 {
                 continue
             } catch let race as PortTaken {
                 throw race.underlying
