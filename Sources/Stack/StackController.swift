@@ -51,10 +51,12 @@ public struct StackController: Sendable {
     }
 
     /// Waits for the detached supervisor `pid` to report the stack running or failed.
-    public func waitForSupervisor(_ pid: pid_t, timeout: Duration) async throws -> StackState {
+    /// `progress` sees every state published meanwhile (for a terminal's per-service lines).
+    public func waitForSupervisor(_ pid: pid_t, timeout: Duration, progress: (StackState) -> Void = { _ in }) async throws -> StackState {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let state = StackState.read(from: paths.stateFile), state.supervisorPID == pid {
+                progress(state)
                 switch state.phase {
                 case .running:
                     return state

@@ -80,7 +80,20 @@ struct UpCommand: AsyncParsableCommand {
         arguments += services
         let started = ContinuousClock.now
         let pid = try controller.launchSupervisor(executable: executable, arguments: arguments)
-        let state = try await controller.waitForSupervisor(pid, timeout: Duration.seconds(timeout + 30))
+        // On a terminal, a line per process as it becomes ready; plain output stays just the table.
+        var shown: [String: ProcessRecord.State] = [:]
+        let state = try await controller.waitForSupervisor(pid, timeout: Duration.seconds(timeout + 30)) { state in
+            guard Console.isInteractive, !global.json else { return }
+            for record in state.processes where shown[record.name] != record.state {
+                shown[record.name] = record.state
+                switch record.state {
+                case .starting: print(Console.paint("\(record.name): starting", .dim))
+                case .ready: print("\(record.name): " + Console.paint("ready", .green) + (record.readyAfterMs.map { " in \($0) ms" } ?? ""))
+                case .restarting, .failed: print("\(record.name): " + Console.paint(record.state.rawValue, .red))
+                default: break
+                }
+            }
+        }
         let elapsed = ContinuousClock.now - started
         if global.json {
             try Console.printJSON(StackStatusView(state: state, running: true))
