@@ -1,5 +1,14 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+// Each service's SQL migrations sit beside its code (Sources/Services/<Name>/Migrations); `devctl
+// db` reads them, the compiler must not. Listed from the folder, so a service that `devctl new`
+// adds needs no edit here.
+let migrationFolders = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/Sources/Services")) ?? [])
+    .filter { FileManager.default.fileExists(atPath: Context.packageDirectory + "/Sources/Services/\($0)/Migrations") }
+    .sorted()
+    .map { "\($0)/Migrations" }
 
 // devctl: one executable over small libraries, one per verb domain.
 // `devctl` (Sources/devctl) only parses arguments and formats output; the work lives below it.
@@ -31,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .executableTarget(
@@ -42,6 +52,7 @@ let package = Package(
                 "ProtoGen",
                 "Services",
                 "Stack",
+                "Scaffold",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,6 +140,20 @@ let package = Package(
             dependencies: ["Stack", "StackModel", "DevctlCore"],
             exclude: ["Golden"]
         ),
+        // `devctl new service`: templates/ (Mustache) → files, devctl.yaml entry, service registry.
+        .target(
+            name: "Scaffold",
+            dependencies: [
+                "DevctlCore", "StackModel", "YAMLSupport",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "ScaffoldTests",
+            dependencies: ["Scaffold", "StackModel", "DevctlCore"],
+            exclude: ["Golden"]
+        ),
         // The bundled services and the platform layer they share (Platform/).
         .target(
             name: "Services",
@@ -145,8 +170,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // Each service's SQL migrations sit beside its code; `devctl db` reads them.
-            exclude: ["Greeter/Migrations", "Caller/Migrations", "Gateway/Migrations", "Auth/Migrations", "CustomLang/Migrations"]
+            exclude: migrationFolders
         ),
         .testTarget(
             name: "ServicesTests",

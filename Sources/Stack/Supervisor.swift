@@ -75,8 +75,12 @@ public actor Supervisor {
             }
             environment["PORT"] = String(service.port)
             if let database = service.database { environment["DATABASE_URL"] = endpoint.url(database: database) }
-            return Planned(name: service.name, kind: .service, port: service.port, executable: options.executable,
-                           arguments: ["serve", service.name, "--no-config"], environment: environment,
+            // A service with its own `command` (Go, Node …) runs that, from the repository root.
+            let program = service.command.map { command in
+                (command[0].contains("/") ? command[0] : Subprocess.findExecutable(command[0]) ?? command[0], Array(command.dropFirst()))
+            } ?? (options.executable, ["serve", service.name, "--no-config"])
+            return Planned(name: service.name, kind: .service, port: service.port, executable: program.0,
+                           arguments: program.1, environment: environment,
                            readinessURL: "http://127.0.0.1:\(service.port)\(service.health.ready)",
                            dependencies: service.dependsOn.filter(selected.contains))
         }

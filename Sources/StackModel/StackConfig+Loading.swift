@@ -106,7 +106,7 @@ extension StackConfig {
     }
 
     private static let serviceKeys = [
-        "kind", "port", "database", "migrations", "depends_on", "environment", "health", "expose",
+        "kind", "port", "database", "migrations", "depends_on", "environment", "health", "expose", "command",
     ]
 
     private static func decodeService(name: String, _ cursor: YAMLCursor, lines: inout [String: Int]) -> ServiceSpec? {
@@ -141,6 +141,11 @@ extension StackConfig {
                     if let text = defaultValue.string {
                         spec.environment.append(EnvironmentVariable(name: variable, value: text))
                     }
+                }
+            case "command":
+                if let command = value.stringList {
+                    if command.isEmpty { value.report("expected the program and its arguments, e.g. [node, services/billing/server.js]") }
+                    spec.command = command.isEmpty ? nil : command
                 }
             case "health":
                 for (healthKey, path) in value.entries(allowedKeys: ["live", "ready"]) ?? [] {

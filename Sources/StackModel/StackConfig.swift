@@ -72,6 +72,9 @@ public struct ServiceSpec: Sendable, Equatable {
     public var health: HealthPaths
     /// How the edge exposes the service, or `nil` when it is internal.
     public var expose: Exposure?
+    /// The program and arguments `up` runs (from the repository root), for services not written
+    /// in Swift; `nil` runs `devctl serve NAME`.
+    public var command: [String]?
 
     public init(
         name: String, kind: Kind, port: Int, database: String? = nil, migrations: String? = nil,

@@ -29,30 +29,19 @@ struct ServeCommand: AsyncParsableCommand {
     var noConfig = false
 
     func run() async throws {
-        let environment = try environmentWithStackDefaults()
-        switch name {
-        case CustomLangService.name:
-            let platform = try startup { try ServicePlatform(settings: CustomLangService.settings(environment: environment)) }
-            try await serve(platform) { CustomLangService(platform: platform).addRoutes(to: $0) }
-        case AuthService.name:
-            let platform = try startup { try ServicePlatform(settings: AuthService.settings(environment: environment)) }
-            let service = try await startup { try await AuthService.make(platform: platform) }
-            try await serve(platform) { service.addRoutes(to: $0) }
-        case GreeterService.name:
-            let platform = try startup { try ServicePlatform(settings: GreeterService.settings(environment: environment)) }
-            let service = try startup { try GreeterService(platform: platform) }
-            try await serve(platform) { service.addRoutes(to: $0) }
-        case GatewayService.name:
-            let platform = try startup { try ServicePlatform(settings: GatewayService.settings(environment: environment)) }
-            let service = try startup { try GatewayService(platform: platform) }
-            try await serve(platform) { service.addRoutes(to: $0) }
-        case CallerService.name:
-            let platform = try startup { try ServicePlatform(settings: CallerService.settings(environment: environment)) }
-            let service = try startup { try CallerService(platform: platform) }
-            try await serve(platform) { service.addRoutes(to: $0) }
-        default:
-            throw DevctlFailure("unknown service \"\(name)\"", hint: "services: greeter, caller, gateway, auth, custom-lang", exitCode: 2)
+        guard let service = ServiceRegistry.service(named: name) else {
+            throw DevctlFailure("unknown service \"\(name)\"", hint: "services: \(ServiceRegistry.services.map { $0.name }.joined(separator: ", "))", exitCode: 2)
         }
+        try await serve(service, environment: try environmentWithStackDefaults())
+    }
+
+    /// Makes the service on its platform (start-up checks first) and serves it until SIGTERM/SIGINT.
+    private func serve<Service: BundledService>(_ type: Service.Type, environment: [String: String]) async throws {
+        let platform = try startup { try ServicePlatform(settings: type.settings(environment: environment)) }
+        let service = try await startup { try await type.make(platform: platform) }
+        let router = platform.makeRouter()
+        service.addRoutes(to: router)
+        try await platform.run(router: router)
     }
 
     /// A service's start-up check; a configuration it refuses is a usage error (exit 2).
@@ -70,13 +59,6 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ServiceStartupError {
             throw DevctlFailure(error.description, hint: "fix the variable in the environment or in devctl.yaml (services.\(name).environment)", exitCode: 2)
         }
-    }
-
-    /// Runs the service's routes on the platform until SIGTERM/SIGINT.
-    private func serve(_ platform: ServicePlatform, routes: (Router<BasicRequestContext>) -> Void) async throws {
-        let router = platform.makeRouter()
-        routes(router)
-        try await platform.run(router: router)
     }
 
     /// The process environment over devctl.yaml's defaults for this service, when there is one.

@@ -14,7 +14,7 @@ import PostgresNIO
 ///   taking as long whether or not the account exists.
 /// - `GET /auth/verify` (and `/verify`): the edge's forward-auth target; 200 with `X-User-Id`.
 /// - `GET /auth/me` → the account behind a valid token.
-public struct AuthService: Sendable {
+public struct AuthService: BundledService {
     public static let name = "auth"
     public static let defaultPort = 8090
     static let bcryptCost: UInt8 = 10

@@ -13,7 +13,7 @@ import Protos
 /// GETs a URL on behalf of other services, behind ``OutboundGuard`` (also for every redirect
 /// hop), counts the body as it streams (up to `CALLER_MAX_BODY_BYTES`), and records each call
 /// in caller_db. A success is answered only after its record is stored.
-public struct CallerService: Caller_V1_CallerServiceHandler {
+public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     public static let name = "caller"
     public static let defaultPort = 8081
     static let maxRedirects = 5
@@ -32,6 +32,10 @@ public struct CallerService: Caller_V1_CallerServiceHandler {
         ServiceSettings(name: name, defaultPort: defaultPort, defaultDatabase: "caller_db",
                         defaults: ["CALLER_ALLOWED_HOSTS": "", "CALLER_TIMEOUT": "10s", "CALLER_MAX_BODY_BYTES": "10485760"],
                         environment: environment)
+    }
+
+    public static func make(platform: ServicePlatform) async throws -> Self {
+        try Self(platform: platform)
     }
 
     public init(platform: ServicePlatform) throws {

@@ -11,11 +11,15 @@ import PostgresNIO
 ///   exercised through them. Every execution is stored in lang_db.
 /// - `GET /api/lang` → supported languages.
 /// - `PUT|GET /api/lang/preferences/{userId}` → a user's stored language.
-public struct CustomLangService: Sendable {
+public struct CustomLangService: BundledService {
     public static let name = "custom-lang"
     public static let defaultPort = 3000
 
     let platform: ServicePlatform
+
+    public static func make(platform: ServicePlatform) async throws -> Self {
+        Self(platform: platform)
+    }
 
     public init(platform: ServicePlatform) {
         self.platform = platform

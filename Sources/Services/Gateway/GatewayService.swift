@@ -14,7 +14,7 @@ import Protos
 ///   on 429/502/503/504/timeouts while the ``RetryBudget`` allows. Every invocation is stored in
 ///   gateway_db before the reply.
 /// - `GetOverview`: custom-lang's languages and the readiness of auth and custom-lang.
-public struct GatewayService: Gateway_V1_GatewayServiceHandler {
+public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     public static let name = "gateway"
     public static let defaultPort = 8082
 
@@ -37,6 +37,10 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler {
                             "BREAKER_OPEN_DURATION": "30s",
                         ],
                         environment: environment)
+    }
+
+    public static func make(platform: ServicePlatform) async throws -> Self {
+        try Self(platform: platform)
     }
 
     public init(platform: ServicePlatform) throws {

@@ -11,7 +11,7 @@ import Protos
 /// Greets by name ("World" when empty) and reports what caller's `CallExternal` returned for
 /// `EXTERNAL_API_URL`. The greeting is stored before the reply: a success the client sees is
 /// always in greeter_db (an insert that fails answers unavailable instead).
-public struct GreeterService: Greeter_V1_GreeterServiceHandler {
+public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
     public static let name = "greeter"
     public static let defaultPort = 8080
     static let userIDHeader = HTTPField.Name("X-User-Id")!
@@ -31,6 +31,10 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler {
                             "CALLER_TIMEOUT": "5s",
                         ],
                         environment: environment)
+    }
+
+    public static func make(platform: ServicePlatform) async throws -> Self {
+        try Self(platform: platform)
     }
 
     public init(platform: ServicePlatform) throws {
