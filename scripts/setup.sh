@@ -3,7 +3,9 @@
 # Sourced by scripts/stack.sh and scripts/test.sh; safe to run again (it only fills gaps).
 set -euo pipefail
 
-DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config)
+# golang-go (gofmt) and nodejs (node --check) check what `devctl new`'s polyglot templates write.
+DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config golang-go)
+command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # Real peers the tests call: buf (generation), the Python Connect client/server and its stubs' plugins.
 PIP_PACKAGES=(buf-bin connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn)
 

@@ -9,3 +9,8 @@ source scripts/setup.sh
 swift build --product protoc-gen-swift
 swift build --build-tests
 swift test --skip-build "$@"
+# CI's clone is throw-away: there `devctl new service` is also tested end to end in place
+# (scaffold, build, up, calls through the edge, down); elsewhere run scripts/e2e-new-service.sh.
+if [ "${CI:-}" = true ] && [ "$#" -eq 0 ]; then
+    bash scripts/e2e-new-service.sh --in-place
+fi
