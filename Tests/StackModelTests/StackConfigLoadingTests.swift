@@ -70,7 +70,7 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
             """
         #expect(messages(yaml) == [
             #"devctl.yaml:3: services.a.kind: expected one of rpc, rest, got "grpc""#,
-            "devctl.yaml:7: services.bb.prot: unknown key (did you mean 'port'?); allowed: kind, port, database, migrations, depends_on, environment, health, expose",
+            "devctl.yaml:7: services.bb.prot: unknown key (did you mean 'port'?); allowed: kind, port, database, migrations, depends_on, environment, health, expose, command",
             "devctl.yaml:5: services.bb: missing key 'port'",
         ])
     }
