@@ -115,7 +115,7 @@ public struct Subprocess: Sendable {
 
     /// Blocking reads and waits run on threads of their own, not on Dispatch's bounded pool: many
     /// concurrent subprocesses (parallel tests, initdb, plugins) would otherwise starve each other.
-    private static func onOwnThread(_ body: @escaping @Sendable () -> Void) {
+    public static func onOwnThread(_ body: @escaping @Sendable () -> Void) {
         let thread = Thread(block: body)
         thread.stackSize = 256 * 1024
         thread.start()

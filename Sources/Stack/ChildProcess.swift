@@ -38,8 +38,8 @@ final class ChildProcess: Sendable {
         }
         close(writeEnd)
         let child = ChildProcess(pid: pid, name: name)
-        onOwnThread { Self.pump(readEnd, into: sink) }
-        onOwnThread { onExit(ProcessSpawner.wait(for: pid)) }
+        Subprocess.onOwnThread { Self.pump(readEnd, into: sink) }
+        Subprocess.onOwnThread { onExit(ProcessSpawner.wait(for: pid)) }
         return child
     }
 
@@ -70,13 +70,6 @@ final class ChildProcess: Sendable {
         }
         if !pending.isEmpty { sink.write(line: String(decoding: pending, as: UTF8.self)) }
     }
-}
-
-/// Blocking reads and waits run on threads of their own, not on the concurrency pool.
-func onOwnThread(_ body: @escaping @Sendable () -> Void) {
-    let thread = Thread(block: body)
-    thread.stackSize = 256 * 1024
-    thread.start()
 }
 
 /// One long-lived thread that runs spawns (see ``ChildProcess/start``).

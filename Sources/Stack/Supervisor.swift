@@ -120,7 +120,7 @@ public actor Supervisor {
         let deadline = ContinuousClock.now.advanced(by: options.readyTimeout)
         do {
             try preflight()
-            try writeEdgeConfig()
+            try await writeEdgeConfig()
             try await startDatabase()
             for planned in plan {
                 let waiting = await waitUntilReady(planned.dependencies, deadline: deadline)
@@ -155,13 +155,13 @@ public actor Supervisor {
         }
     }
 
-    private func writeEdgeConfig() throws {
+    private func writeEdgeConfig() async throws {
         guard let edge = plan.first(where: { $0.kind == .edge }) else { return }
         let text = EdgeConfig(model: config.routeModel, runningServices: Set(plan.map(\.name))).render()
         try text.write(toFile: paths.edgeConfigFile, atomically: true, encoding: .utf8)
-        let check = try ProcessCheck.run(edge.executable, ["-c", "-q", "-f", paths.edgeConfigFile], environment: edge.environment)
-        guard check.status == 0 else {
-            throw DevctlFailure("the generated edge config \(paths.edgeConfigFile) is invalid:\n\(check.output)",
+        let check = try await Subprocess(edge.executable, ["-c", "-q", "-f", paths.edgeConfigFile], environment: edge.environment).output()
+        guard check.succeeded else {
+            throw DevctlFailure("the generated edge config \(paths.edgeConfigFile) is invalid:\n\(check.stderr)\(check.stdout)",
                                 hint: "check the routes (expose) in devctl.yaml")
         }
     }
@@ -379,24 +379,5 @@ enum StackRunning {
         let pid = state.map { " (supervisor pid \($0.supervisorPID))" } ?? ""
         return DevctlFailure("a stack is already running in this repository\(pid)",
                              hint: "devctl status shows it, devctl logs -f follows it, devctl down stops it")
-    }
-}
-
-/// Runs a short command and captures its combined output (for `haproxy -c`).
-enum ProcessCheck {
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let descriptors = try makeCloseOnExecPipe()
-        let pid = try ProcessSpawner.spawn(executable, arguments, environment: environment, stdout: descriptors.write, stderr: descriptors.write)
-        close(descriptors.write)
-        var output = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptors.read, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        close(descriptors.read)
-        return (ProcessSpawner.wait(for: pid), String(decoding: output, as: UTF8.self))
     }
 }

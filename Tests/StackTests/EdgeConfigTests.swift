@@ -23,13 +23,13 @@ import Testing
     }
 
     /// HAProxy itself accepts the config (a missing haproxy fails the test: it is required).
-    @Test func haproxyAcceptsTheConfig() throws {
+    @Test func haproxyAcceptsTheConfig() async throws {
         let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed (apt-get install haproxy)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString).cfg").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         try EdgeConfig(model: try Self.repositoryConfig().routeModel).render().write(toFile: file, atomically: true, encoding: .utf8)
-        let check = try ProcessCheck.run(haproxy, ["-c", "-f", file], environment: [EdgeConfig.secretVariable: "a-secret-of-at-least-32-bytes-long!!"])
-        #expect(check.status == 0, "\(check.output)")
+        let check = try await Subprocess(haproxy, ["-c", "-f", file], environment: [EdgeConfig.secretVariable: "a-secret-of-at-least-32-bytes-long!!"]).output()
+        #expect(check.succeeded, "\(check.stderr)")
     }
 
     @Test func routeModelOrdersLongestPrefixFirstAndSkipsInternalServices() throws {
