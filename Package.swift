@@ -53,6 +53,7 @@ let package = Package(
                 "Services",
                 "Stack",
                 "Scaffold",
+                "Manifests",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -139,6 +140,21 @@ let package = Package(
             name: "StackTests",
             dependencies: ["Stack", "StackModel", "DevctlCore"],
             exclude: ["Golden"]
+        ),
+        // libgit2 through pkg-config (Debian libgit2-dev): `devctl manifests` reads the git index.
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        // `devctl manifests`: deploy modules from the git index → Kubernetes + Traefik YAML.
+        .target(
+            name: "Manifests",
+            dependencies: [
+                "CGit2", "DevctlCore", "StackModel", "YAMLSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "ManifestsTests",
+            dependencies: ["Manifests", "StackModel", "DevctlCore"],
+            exclude: ["Golden", "Schemas"]
         ),
         // `devctl new service`: templates/ (Mustache) → files, devctl.yaml entry, service registry.
         .target(

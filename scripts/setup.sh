@@ -7,7 +7,8 @@ set -euo pipefail
 DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config golang-go)
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # Real peers the tests call: buf (generation), the Python Connect client/server and its stubs' plugins.
-PIP_PACKAGES=(buf-bin connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn)
+# kubernetes-validate and jsonschema (+PyYAML) check the rendered Kubernetes and Traefik manifests.
+PIP_PACKAGES=(buf-bin connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn kubernetes-validate jsonschema pyyaml)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -28,7 +29,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
-if ! python3 -m pip show -q buf-bin connectrpc protoc-gen-connectrpc protoc-gen-py protobuf-py uvicorn >/dev/null 2>&1; then
+if ! python3 -m pip show -q buf-bin connectrpc protoc-gen-connectrpc protoc-gen-py protobuf-py uvicorn kubernetes-validate jsonschema pyyaml >/dev/null 2>&1; then
     echo "setup: pip installing ${PIP_PACKAGES[*]}" >&2
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${PIP_PACKAGES[@]}"
 fi

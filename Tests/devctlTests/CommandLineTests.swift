@@ -94,6 +94,13 @@ enum TemporaryFolder {
         #expect(report["check"] as? Bool == true)
     }
 
+    @Test func committedManifestsAreUpToDate() async throws {
+        for environment in ["local", "prod"] {
+            let output = try await DevctlProcess.run(["manifests", "--env", environment, "--check", "--json"], in: repositoryRoot)
+            #expect(output.status == 0, "devctl manifests --env \(environment) --check: \(output.stdout)\n\(output.stderr)")
+        }
+    }
+
     @Test func generatedMessagesRoundTrip() throws {
         var request = Greeter_V1_GreetRequest()
         request.name = "Ada"
