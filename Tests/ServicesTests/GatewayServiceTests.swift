@@ -88,20 +88,21 @@ import Testing
         try await Fixture.with([Fixture.gateway]) { fixture in
             let fake = TargetServer()
             try await fake.run { url, _ in
-                try await Self.withGateway(fixture, customLangURL: url, breakerOpen: "400ms") { gateway in
+                // Open for 2 s: long enough that a slow (loaded, debug) machine still sees it open.
+                try await Self.withGateway(fixture, customLangURL: url, breakerOpen: "2s") { gateway in
                     for _ in 0..<5 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
                     let sent = fake.hits.withLockedValue { $0 }
                     // Open: answered at once, custom-lang not contacted.
                     #expect(await Self.invoke(gateway, "Ada") == .unavailable)
                     #expect(fake.hits.withLockedValue { $0 } == sent)
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await Task.sleep(for: .milliseconds(2200))
                     // Half-open: three trials succeed → closed.
                     for _ in 0..<3 { _ = try await gateway.invokeCustom(.with { $0.name = "trial" }) }
                     for _ in 0..<4 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
                     _ = try await gateway.invokeCustom(.with { $0.name = "still closed" })
                     // A failed trial re-opens it.
                     for _ in 0..<5 { _ = await Self.invoke(gateway, "status-500") }
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await Task.sleep(for: .milliseconds(2200))
                     #expect(await Self.invoke(gateway, "status-500") == .internal)
                     #expect(await Self.invoke(gateway, "Ada") == .unavailable)
                 }

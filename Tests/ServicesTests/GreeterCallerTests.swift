@@ -16,7 +16,7 @@ import Testing
         try await Live.serve(platform, routes: caller.addRoutes(to:), body)
     }
 
-    static func withGreeter(_ fixture: Fixture, callerURL: String, externalURL: String, callerTimeout: String = "1s", _ body: @escaping @Sendable (Greeter_V1_GreeterServiceClient) async throws -> Void) async throws {
+    static func withGreeter(_ fixture: Fixture, callerURL: String, externalURL: String, callerTimeout: String = "10s", _ body: @escaping @Sendable (Greeter_V1_GreeterServiceClient) async throws -> Void) async throws {
         let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_BASE_URL": callerURL, "EXTERNAL_API_URL": externalURL, "CALLER_TIMEOUT": callerTimeout]
         let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment), logger: Live.logger("greeter"))
         let greeter = try GreeterService(platform: platform)
@@ -61,8 +61,8 @@ import Testing
                     try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: "http://169.254.169.254/latest/meta-data/") { greeter in
                         #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "A" }) } == .permissionDenied)
                     }
-                    // The target is slower than greeter's 1 s budget for caller.
-                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow") { greeter in
+                    // The target (2 s) is slower than greeter's 1 s budget for caller.
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow", callerTimeout: "1s") { greeter in
                         #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "B" }) } == .deadlineExceeded)
                     }
                 }
@@ -80,8 +80,8 @@ import Testing
             try await TargetServer().run { target, port in
                 try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
                     // caller shares the cluster: it answers unavailable after its own 3 s database
-                    // deadline, so greeter's budget for caller must be longer than that.
-                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok", callerTimeout: "5s") { greeter in
+                    // deadline, within greeter's (default 10 s) budget for caller.
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok") { greeter in
                         _ = try await greeter.greet(.with { $0.name = "before" })
                         _ = try await fixture.manager.stopServer()
                         let during = await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "during" }) }
