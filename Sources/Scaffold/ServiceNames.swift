@@ -1,3 +1,5 @@
+import DevctlCore
+
 /// Every spelling of a new service's name, derived once from its kebab-case name.
 public struct ServiceNames: Sendable, Equatable {
     /// `billing-api`: devctl.yaml, URLs, folders of non-Swift services.
