@@ -11,7 +11,7 @@ import Testing
     static func withGateway(_ fixture: Fixture, customLangURL: String, authURL: String = Live.deadURL(), breakerOpen: String = "30s",
                             _ body: @escaping @Sendable (Gateway_V1_GatewayServiceClient) async throws -> Void) async throws {
         let environment = ["DATABASE_URL": fixture.url(Fixture.gateway), "CUSTOM_LANG_BASE_URL": customLangURL, "AUTH_BASE_URL": authURL,
-                           "BREAKER_OPEN_DURATION": breakerOpen, "GATEWAY_TIMEOUT": "1s"]
+                           "BREAKER_OPEN_DURATION": breakerOpen, "GATEWAY_TIMEOUT": "5s"]
         let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment), logger: Live.logger("gateway"))
         let gateway = try GatewayService(platform: platform)
         try await Live.serve(platform, routes: gateway.addRoutes(to:)) { url in
