@@ -109,10 +109,11 @@ import Testing
             let clock = ContinuousClock()
             let start = clock.now
             let response = try await send(port, "/greeter.v1.GreeterService/Greet",
-                                          headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "200"], body: Array(#"{"name":"stubborn:6000"}"#.utf8))
+                                          headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "200"], body: Array(#"{"name":"stubborn:20000"}"#.utf8))
             #expect(response.status == 504)
-            // Well before the 6 s handler would finish (generous: tests run in parallel).
-            #expect(clock.now - start < .seconds(4))
+            // Well before the 20 s handler would finish (a wide margin: a loaded CI machine
+            // running every suite in parallel took 4 s for the 200 ms deadline).
+            #expect(clock.now - start < .seconds(12))
         }
     }
 
@@ -129,10 +130,11 @@ import Testing
             let clock = ContinuousClock()
             let start = clock.now
             let response = try await send(port, "/greeter.v1.GreeterService/Greet",
-                                          headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "200"], body: Array(#"{"name":"sleep:5000"}"#.utf8))
+                                          headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "200"], body: Array(#"{"name":"sleep:30000"}"#.utf8))
             #expect(response.status == 504)
             #expect(response.body.contains(#""code":"deadline_exceeded""#))
-            #expect(clock.now - start < .seconds(3))
+            // Long before the 30 s handler would finish (it is cancelled at the deadline).
+            #expect(clock.now - start < .seconds(12))
         }
     }
 }
