@@ -37,7 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Makes the service on its platform (start-up checks first) and serves it until SIGTERM/SIGINT.
     private func serve<Service: BundledService>(_ type: Service.Type, environment: [String: String]) async throws {
-        let platform = try startup { try ServicePlatform(settings: type.settings(environment: environment)) }
+        let platform = try await startup { try ServicePlatform(settings: type.settings(environment: environment)) }
         let service = try await startup { try await type.make(platform: platform) }
         let router = platform.makeRouter()
         service.addRoutes(to: router)
@@ -48,14 +48,6 @@ struct ServeCommand: AsyncParsableCommand {
     private func startup<T>(_ make: () async throws -> T) async throws -> T {
         do {
             return try await make()
-        } catch let error as ServiceStartupError {
-            throw DevctlFailure(error.description, hint: "fix the variable in the environment or in devctl.yaml (services.\(name).environment)", exitCode: 2)
-        }
-    }
-
-    private func startup<T>(_ make: () throws -> T) throws -> T {
-        do {
-            return try make()
         } catch let error as ServiceStartupError {
             throw DevctlFailure(error.description, hint: "fix the variable in the environment or in devctl.yaml (services.\(name).environment)", exitCode: 2)
         }
