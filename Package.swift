@@ -174,7 +174,7 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "ConnectRPC", "Protos",
+                "ConnectRPC", "Protos", "Database", "DevctlCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -193,6 +193,8 @@ let package = Package(
             dependencies: [
                 "Services", "Database", "StackModel", "DevctlCore", "ConnectRPC", "Protos",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

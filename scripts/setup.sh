@@ -29,7 +29,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
-if ! python3 -m pip show -q buf-bin connectrpc protoc-gen-connectrpc protoc-gen-py protobuf-py uvicorn kubernetes-validate jsonschema pyyaml >/dev/null 2>&1; then
+# One `pip show` per package: given several, pip succeeds as soon as any one is installed.
+pip_missing=()
+for package in "${PIP_PACKAGES[@]}"; do
+    python3 -m pip show -q "${package%%==*}" >/dev/null 2>&1 || pip_missing+=("$package")
+done
+if [ "${#pip_missing[@]}" -gt 0 ]; then
     echo "setup: pip installing ${PIP_PACKAGES[*]}" >&2
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${PIP_PACKAGES[@]}"
 fi

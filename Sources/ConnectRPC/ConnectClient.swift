@@ -65,7 +65,8 @@ public struct ConnectClient: Sendable {
     ) async throws -> Response<Output> {
         var request = HTTPClientRequest(url: baseURL + procedure)
         request.method = .POST
-        request.headers = headers ?? [:]
+        // The caller's metadata only; framing and protocol headers are this client's to set.
+        request.headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
         request.headers.replaceOrAdd(name: "Content-Type", value: codec.contentType)
         request.headers.replaceOrAdd(name: "Connect-Protocol-Version", value: "1")
         request.headers.replaceOrAdd(name: "Accept-Encoding", value: "gzip")
@@ -91,7 +92,7 @@ public struct ConnectClient: Sendable {
                 return (response, try await response.body.collect(upTo: maxResponseBytes))
             }
             if let effectiveTimeout {
-                (response, payload) = try await raceAgainstDeadline(ContinuousClock.now.advanced(by: effectiveTimeout), exchange) {
+                (response, payload) = try await withDeadline(ContinuousClock.now.advanced(by: effectiveTimeout), exchange) {
                     ConnectError(.deadlineExceeded, "no response from \(procedure) within \(effectiveTimeout)")
                 }
             } else {
@@ -101,13 +102,20 @@ public struct ConnectClient: Sendable {
             throw ConnectError(.deadlineExceeded, "no response from \(baseURL)\(procedure) in time: \(error)")
         } catch let error as ConnectError {
             throw error
+        } catch is CancellationError {
+            throw ConnectError(.canceled, "the call to \(procedure) was canceled")
         } catch is NIOTooManyBytesError {
             throw ConnectError(.resourceExhausted, "response from \(procedure) larger than \(maxResponseBytes) bytes")
         } catch {
             throw ConnectError(.unavailable, "cannot reach \(baseURL)\(procedure): \(error)")
         }
-        if response.headers.first(name: "Content-Encoding")?.lowercased() == "gzip" {
-            payload = try ConnectCompression.gunzip(payload, limit: maxResponseBytes)
+        switch response.headers.first(name: "Content-Encoding")?.lowercased() {
+        case nil, "", "identity":
+            break
+        case "gzip":
+            payload = try ConnectCompression.gunzip(payload, limit: maxResponseBytes, what: "response of \(procedure)", corrupt: .internal)
+        case let other?:
+            throw ConnectError(.internal, "response of \(procedure) uses compression \"\(other)\", which was not offered (gzip, identity)")
         }
         guard response.status == .ok else {
             throw decodeError(response: response, payload: payload)
@@ -120,9 +128,10 @@ public struct ConnectClient: Sendable {
     }
 
     /// A Connect JSON error body when there is one, else the code inferred from the HTTP status.
+    /// The error's metadata is the application's headers only (never Content-Length, Date …).
     private func decodeError(response: HTTPClientResponse, payload: ByteBuffer) -> ConnectError {
         var metadata = HTTPFields()
-        for header in response.headers {
+        for header in response.headers where ConnectMetadata.isApplicationHeader(header.name) {
             if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
         }
         let isJSON = response.headers.first(name: "Content-Type").flatMap(ConnectCodec.init(contentType:)) == .json

@@ -14,26 +14,22 @@ enum ConnectCompression {
         return true
     }
 
-    /// Whether an Accept-Encoding list includes gzip.
-    static func accepts(_ header: String?) -> Bool {
-        guard let header else { return false }
-        return header.split(separator: ",").contains { $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "gzip" }
-    }
-
     static func gzip(_ buffer: ByteBuffer) throws -> ByteBuffer {
         var input = buffer
         return try input.compress(with: .gzip())
     }
 
-    /// Inflates `buffer`, refusing to grow past `limit` bytes (a gzip bomb is resource_exhausted).
-    static func gunzip(_ buffer: ByteBuffer, limit: Int) throws -> ByteBuffer {
+    /// Inflates `buffer` (`what`: "request message" or "response of …"), refusing to grow past
+    /// `limit` bytes (a gzip bomb is resource_exhausted). Corrupt gzip is the sender's fault:
+    /// invalid_argument for a request, internal for a response (the caller's request was fine).
+    static func gunzip(_ buffer: ByteBuffer, limit: Int, what: String, corrupt: ConnectCode = .invalidArgument) throws -> ByteBuffer {
         var input = buffer
         do {
             return try input.decompress(with: .gzip(), maxSize: limit)
         } catch let error as CompressNIOError where error == .bufferOverflow {
-            throw ConnectError(.resourceExhausted, "request message larger than \(limit) bytes after decompression")
+            throw ConnectError(.resourceExhausted, "\(what) larger than \(limit) bytes after decompression")
         } catch {
-            throw ConnectError(.invalidArgument, "body is not valid gzip: \(error)")
+            throw ConnectError(corrupt, "\(what) is not valid gzip: \(error)")
         }
     }
 }

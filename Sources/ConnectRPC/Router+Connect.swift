@@ -55,7 +55,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     }
 
     private func respondUnmeasured(to request: Request, logger: Logger) async -> (Response, code: String) {
-        let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        let acceptsGzip = AcceptedEncodings.accepts(request.headers[.acceptEncoding], "gzip")
         let arrival = ContinuousClock.now
         do {
             guard let codec = request.headers[.contentType].flatMap(ConnectCodec.init(contentType:)) else {
@@ -68,10 +68,13 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
             var body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: options.maxRequestBytes)
-            } catch {
+            } catch is NIOTooManyBytesError {
                 throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
+            } catch {
+                // The client went away (or the connection broke) while sending: not a size problem.
+                throw ConnectError(.canceled, "the request body was not received completely")
             }
-            if gzipped { body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes) }
+            if gzipped { body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes, what: "request message") }
             return (try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger), "ok")
         } catch {
             return errorResponse(error, logger: logger)
@@ -80,29 +83,31 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
 
     /// `GET …?connect=v1&encoding=json&message=…[&base64=1][&compression=gzip]`.
     private func respondUnmeasuredGET(to request: Request, logger: Logger) async -> (Response, code: String) {
-        let acceptsGzip = ConnectCompression.accepts(request.headers[.acceptEncoding])
+        let acceptsGzip = AcceptedEncodings.accepts(request.headers[.acceptEncoding], "gzip")
         let arrival = ContinuousClock.now
         do {
-            let query = request.uri.queryParameters
-            if let version = query["connect"], version != "v1" {
+            // Decoded from the raw query to bytes: a binary message is not text.
+            let query = QueryBytes.parse(request.uri.query ?? "")
+            let text = { (key: String) in query[key].map { String(decoding: $0, as: UTF8.self) } }
+            if let version = text("connect"), version != "v1" {
                 throw ConnectError(.invalidArgument, "connect query parameter must be v1, got \(version)")
             }
-            guard let encoding = query["encoding"], let codec = ConnectCodec(rawValue: String(encoding)) else {
+            guard let encoding = text("encoding"), let codec = ConnectCodec(rawValue: encoding) else {
                 throw ConnectError(.invalidArgument, "encoding query parameter must be json or proto")
             }
-            let raw = query["message"].map(String.init) ?? ""
+            let raw = query["message"] ?? []
             var body: ByteBuffer
-            if query["base64"] == "1" {
-                guard let data = Data(base64URLEncoded: raw) else { throw ConnectError(.invalidArgument, "message is not valid base64") }
+            if text("base64") == "1" {
+                guard let data = Data(base64URLEncoded: String(decoding: raw, as: UTF8.self)) else { throw ConnectError(.invalidArgument, "message is not valid base64") }
                 body = ByteBuffer(bytes: data)
             } else {
-                body = ByteBuffer(string: raw) // Hummingbird has already percent-decoded it
+                body = ByteBuffer(bytes: raw)
             }
             guard body.readableBytes <= options.maxRequestBytes else {
                 throw ConnectError(.resourceExhausted, "request message larger than \(options.maxRequestBytes) bytes")
             }
-            if try ConnectCompression.isGzip(query["compression"].map(String.init)) {
-                body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes)
+            if try ConnectCompression.isGzip(text("compression")) {
+                body = try ConnectCompression.gunzip(body, limit: options.maxRequestBytes, what: "request message")
             }
             return (try await call(codec: codec, body: body, headers: request.headers, acceptsGzip: acceptsGzip, arrival: arrival, logger: logger), "ok")
         } catch {
@@ -125,9 +130,15 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         }
         let deadline = try Self.deadline(from: headers[.connectTimeoutMs], arrival: arrival)
         let context = ConnectContext(procedure: procedure, requestHeaders: headers, deadline: deadline, logger: logger)
-        let output = try await Self.withDeadline(deadline) { [handler] in try await handler(message, context) }
+        let output: Output
+        do {
+            output = try await Self.runHandler(before: deadline) { [handler] in try await handler(message, context) }
+        } catch {
+            // The error response keeps what the handler set (headers and trailers) before failing.
+            throw HandlerFailure(underlying: error, metadata: context.responseMetadata)
+        }
         var payload = try codec.encode(output)
-        var responseHeaders = context.responseMetadata
+        var responseHeaders = ConnectMetadata.applicationOnly(context.responseMetadata)
         responseHeaders[.contentType] = codec.contentType
         if acceptsGzip, payload.readableBytes >= options.compressionMinBytes {
             payload = try ConnectCompression.gzip(payload)
@@ -136,25 +147,39 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         return Response(status: .ok, headers: responseHeaders, body: ResponseBody(byteBuffer: payload))
     }
 
-    /// The deadline a `Connect-Timeout-Ms` header sets, counted from the request's arrival.
+    /// The deadline a `Connect-Timeout-Ms` header sets, counted from the request's arrival: a
+    /// positive integer of 1 to 10 ASCII digits (no sign, no spaces), as the protocol says.
     static func deadline(from header: String?, arrival: ContinuousClock.Instant) throws -> ContinuousClock.Instant? {
         guard let header else { return nil }
-        guard header.count <= 10, let milliseconds = Int64(header), milliseconds >= 0 else {
-            throw ConnectError(.invalidArgument, "Connect-Timeout-Ms must be 1 to 10 digits, got \"\(header)\"")
+        guard (1...10).contains(header.utf8.count), header.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let milliseconds = Int64(header), milliseconds > 0 else {
+            throw ConnectError(.invalidArgument, "Connect-Timeout-Ms must be a positive integer of 1 to 10 digits, got \"\(header)\"")
         }
         return arrival.advanced(by: .milliseconds(milliseconds))
     }
 
+    /// A handler's error with the response metadata it had set.
+    struct HandlerFailure: Error {
+        var underlying: any Error
+        var metadata: HTTPFields
+    }
+
     /// Runs `operation`, answering deadline_exceeded at the deadline even if the operation
     /// ignores cancellation (it is cancelled, but not waited for: a task group would wait).
-    static func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func runHandler<T: Sendable>(before deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         guard let deadline else { return try await operation() }
-        return try await raceAgainstDeadline(deadline, operation) {
+        return try await withDeadline(deadline, operation) {
             ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
         }
     }
 
     private func errorResponse(_ error: any Error, logger: Logger) -> (Response, code: String) {
+        var handlerMetadata = HTTPFields()
+        var error = error
+        if let failure = error as? HandlerFailure {
+            handlerMetadata = failure.metadata
+            error = failure.underlying
+        }
         let connectError: ConnectError
         switch error {
         case let error as ConnectError:
@@ -166,7 +191,9 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
             logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
             connectError = ConnectError(.unknown, "internal error")
         }
-        var headers = connectError.metadata
+        // Only application metadata: an upstream error's Content-Length or Transfer-Encoding
+        // would frame this response wrongly.
+        var headers = ConnectMetadata.applicationOnly(handlerMetadata + connectError.metadata)
         headers[.contentType] = "application/json"
         let response = Response(status: connectError.code.httpStatus, headers: headers,
                                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: connectError.jsonBody())))

@@ -17,6 +17,8 @@ public struct DatabaseManager: Sendable {
     /// devctl's own cluster, or `nil` with `DATABASE_URL`.
     public let embedded: EmbeddedPostgres?
     let logger: Logger
+    /// How long a migration waits for another migrator's lock before naming who holds it.
+    public var migrationLockTimeout: Duration = .seconds(60)
 
     /// - Parameter databaseURL: a server to use instead of the embedded cluster; `.devctl/` is
     ///   then never touched.
@@ -210,7 +212,8 @@ public struct DatabaseManager: Sendable {
             )
         }
         return try await withConnection(to: database) { connection in
-            let migrator = Migrator(connection: connection, database: database, logger: logger)
+            var migrator = Migrator(connection: connection, database: database, logger: logger)
+            migrator.lockTimeout = migrationLockTimeout
             let applied = try await migrator.migrate(migrations)
             let plan = try await migrator.plan(for: migrations)
             return DatabaseReport(service: service.name, database: database, exists: true,
@@ -232,7 +235,7 @@ public struct DatabaseManager: Sendable {
     /// An advisory lock serialises concurrent `db init` runs.
     private func createMissingDatabases(_ services: [ServiceSpec]) async throws -> Set<String> {
         try await withConnection(to: endpoint.maintenanceDatabase) { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Migrator.advisoryLockKey))", logger: logger)
+            try await Migrator.acquireAdvisoryLock(on: connection, database: endpoint.maintenanceDatabase, timeout: migrationLockTimeout, logger: logger)
             var created = Set<String>()
             for service in services {
                 guard let database = service.database else { continue }
@@ -283,16 +286,7 @@ public struct DatabaseManager: Sendable {
         to database: String,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let tls: PostgresConnection.Configuration.TLS
-        if endpoint.requireTLS {
-            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        } else {
-            tls = .disable
-        }
-        let configuration = PostgresConnection.Configuration(
-            host: endpoint.host, port: endpoint.port, username: endpoint.user,
-            password: endpoint.password, database: database, tls: tls
-        )
+        let configuration = try endpoint.connectionConfiguration(database: database, limits: .tool)
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)

@@ -15,6 +15,8 @@ struct Migrator {
     let connection: PostgresConnection
     let database: String
     let logger: Logger
+    /// How long to wait for another migrator's advisory lock before saying who holds it.
+    var lockTimeout: Duration = .seconds(60)
 
     /// Arbitrary, fixed key for `pg_advisory_lock`: "devctl migrate" in ASCII, truncated.
     static let advisoryLockKey: Int64 = 0x6465_7663_746c_6d69
@@ -41,7 +43,7 @@ struct Migrator {
     /// Creates `schema_migrations` if needed.
     func ensureHistoryTable() async throws {
         try await connection.query("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
+            CREATE TABLE IF NOT EXISTS public.schema_migrations (
                 version     bigint      PRIMARY KEY,
                 name        text        NOT NULL,
                 checksum    text        NOT NULL,
@@ -59,7 +61,7 @@ struct Migrator {
         guard exists else { return [] }
         var applied: [AppliedMigration] = []
         let rows = try await connection.query(
-            "SELECT version, name, checksum FROM schema_migrations ORDER BY version", logger: logger)
+            "SELECT version, name, checksum FROM public.schema_migrations ORDER BY version", logger: logger)
         for try await (version, name, checksum) in rows.decode((Int64, String, String).self) {
             applied.append(AppliedMigration(version: version, name: name, checksum: checksum))
         }
@@ -90,7 +92,7 @@ struct Migrator {
     /// Applies every pending migration, in order, under the advisory lock.
     /// Returns the migrations applied with their durations.
     func migrate(_ migrations: [Migration]) async throws -> [AppliedReport] {
-        try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", logger: logger)
+        try await Self.acquireAdvisoryLock(on: connection, database: database, timeout: lockTimeout, logger: logger)
         do {
             let result = try await migrateLocked(migrations)
             try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
@@ -147,7 +149,7 @@ struct Migrator {
             let elapsed = clock.now - start
             let milliseconds = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
             try await connection.query("""
-                INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+                INSERT INTO public.schema_migrations (version, name, checksum, duration_ms)
                 VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
                 """, logger: logger)
             try await connection.query("COMMIT", logger: logger)
@@ -159,6 +161,35 @@ struct Migrator {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
+    }
+
+    /// Takes the migration lock, polling (`pg_advisory_lock` would wait forever, or fail at the
+    /// session's `lock_timeout` without saying why); after `timeout`, names the session holding it.
+    static func acquireAdvisoryLock(on connection: PostgresConnection, database: String, timeout: Duration, logger: Logger) async throws {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let acquired = try await connection.query("SELECT pg_try_advisory_lock(\(advisoryLockKey))", logger: logger)
+                .collect().first?.decode(Bool.self) ?? false
+            if acquired { return }
+            guard ContinuousClock.now < deadline else { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let high = Int64(advisoryLockKey >> 32)
+        let low = Int64(advisoryLockKey & 0xFFFF_FFFF)
+        let holder = try? await connection.query("""
+            SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.client_addr::text, 'local socket'),
+                   coalesce(a.usename::text, '?'), coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND l.classid::bigint = \(high) AND l.objid::bigint = \(low) AND l.objsubid = 1
+            LIMIT 1
+            """, logger: logger).collect().first?.decode((Int32, String, String, String, Int64).self)
+        let who = holder.map { "PostgreSQL session pid \($0.0) (application \($0.1), user \($0.3), from \($0.2), connected \($0.4) s ago)" }
+            ?? "another session (it let go just now, or is not visible to this user)"
+        throw DevctlFailure(
+            "\(database): another migration holds the migration lock; waited \(timeout): \(who)",
+            hint: "wait for it to finish, or end that session (SELECT pg_terminate_backend(PID)) if it is stuck"
+        )
     }
 
     static func isTransactionControl(_ sql: String) -> Bool {

@@ -20,7 +20,7 @@ struct ServerErrorDetails: Sendable {
 }
 
 /// One line describing any error from postgres-nio (server or connection), without secrets.
-func describePostgresError(_ error: any Error) -> String {
+public func describePostgresError(_ error: any Error) -> String {
     if let details = ServerErrorDetails(error) {
         var text = details.message
         if let sqlState = details.sqlState { text += " (SQLSTATE \(sqlState))" }
@@ -28,6 +28,9 @@ func describePostgresError(_ error: any Error) -> String {
         return text
     }
     if let psql = error as? PSQLError {
+        if psql.code == .sslUnsupported {
+            return "the server does not offer TLS, and the URL's sslmode forbids a plaintext connection (use sslmode=prefer or disable to allow one)"
+        }
         if let underlying = psql.underlying { return "\(psql.code): \(underlying)" }
         return "\(psql.code)"
     }

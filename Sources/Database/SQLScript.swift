@@ -3,7 +3,9 @@
 /// postgres-nio speaks only the extended query protocol, which takes one statement at a time,
 /// so migration files are split here (no kept library does this). The splitter understands what
 /// can hide a `;`: quoted strings and identifiers, `E'...'` escapes, dollar quotes (function
-/// bodies, `DO` blocks), line comments and nested block comments.
+/// bodies, `DO` blocks), line comments and nested block comments, parentheses (`CREATE RULE …
+/// DO ALSO (a; b)`), and SQL-standard routine bodies (`CREATE FUNCTION … BEGIN ATOMIC … END`,
+/// where psql also counts `BEGIN`/`CASE` against `END`).
 public struct SQLScript: Sendable, Equatable {
     /// One statement and where it sits in the file.
     public struct Statement: Sendable, Equatable {
@@ -26,6 +28,9 @@ public struct SQLScript: Sendable, Equatable {
         var startLine: Int?
         var index = 0
         var hasCode = false
+        var parenthesisDepth = 0
+        var blockDepth = 0
+        var leadingWords: [String] = []
 
         func append(_ scalar: Unicode.Scalar) {
             // Comments and blank lines before a statement's first code are left out, so that
@@ -39,6 +44,16 @@ public struct SQLScript: Sendable, Equatable {
             current = String.UnicodeScalarView()
             startLine = nil
             hasCode = false
+            parenthesisDepth = 0
+            blockDepth = 0
+            leadingWords = []
+        }
+        /// `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: only there do BEGIN/CASE … END nest.
+        func isRoutineDefinition() -> Bool {
+            let words = leadingWords.prefix(4)
+            guard words.first == "CREATE" else { return false }
+            let kind = words.count > 1 && words[1] == "OR" ? (words.count > 3 ? words[3] : "") : (words.count > 1 ? words[1] : "")
+            return kind == "FUNCTION" || kind == "PROCEDURE"
         }
         func markCode() {
             if startLine == nil { startLine = line }
@@ -95,8 +110,30 @@ public struct SQLScript: Sendable, Equatable {
                 continue
             }
             if c == ";" {
-                flush()
+                if parenthesisDepth == 0 && blockDepth == 0 {
+                    flush()
+                } else {
+                    append(c)
+                }
                 index += 1
+                continue
+            }
+            if c == "(" { parenthesisDepth += 1 }
+            if c == ")" { parenthesisDepth = max(0, parenthesisDepth - 1) }
+            if c.properties.isAlphabetic || c == "_" { // a word: keywords matter for routine bodies
+                markCode()
+                var word = String.UnicodeScalarView()
+                while index < chars.count, chars[index].properties.isAlphabetic || chars[index] == "_" || ("0"..."9").contains(chars[index]) {
+                    word.append(chars[index])
+                    append(chars[index])
+                    index += 1
+                }
+                let keyword = String(word).uppercased()
+                if leadingWords.count < 4 { leadingWords.append(keyword) }
+                if isRoutineDefinition() {
+                    if keyword == "BEGIN" || keyword == "CASE" { blockDepth += 1 }
+                    if keyword == "END" { blockDepth = max(0, blockDepth - 1) }
+                }
                 continue
             }
             if !c.properties.isWhitespace { markCode() }

@@ -45,7 +45,7 @@ import Testing
     @Test func parsesAndRedactsURLs() throws {
         let endpoint = try PostgresEndpoint(url: "postgres://app%40x:p%2Fss@db.internal:6543/main?sslmode=require")
         #expect(endpoint == PostgresEndpoint(host: "db.internal", port: 6543, user: "app@x", password: "p/ss",
-                                             maintenanceDatabase: "main", requireTLS: true))
+                                             maintenanceDatabase: "main", sslMode: .require))
         #expect(PostgresEndpoint.redact("postgresql://u:secret@h:1/d") == "postgresql://u:***@h:1/d")
         #expect(throws: DevctlFailure.self) { try PostgresEndpoint(url: "mysql://u:p@h/d") }
         let plain = try PostgresEndpoint(url: "postgresql://u@localhost")

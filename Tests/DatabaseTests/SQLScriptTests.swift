@@ -38,3 +38,35 @@ extension SQLScriptTests {
         #expect(script.statements.map(\.line) == [1, 2])
     }
 }
+
+extension SQLScriptTests {
+    @Test func sqlStandardRoutineBodiesStayWhole() {
+        let script = SQLScript("""
+            CREATE OR REPLACE FUNCTION grade(score int) RETURNS text LANGUAGE sql
+            BEGIN ATOMIC
+                SELECT CASE WHEN score > 50 THEN 'pass' ELSE 'fail' END;
+                SELECT 'unreached';
+            END;
+            CREATE PROCEDURE touch() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); END;
+            SELECT grade(60)
+            """)
+        #expect(script.statements.map(\.line) == [1, 6, 7])
+        #expect(script.statements[0].sql.hasSuffix("SELECT 'unreached';\nEND"))
+        #expect(script.statements[1].sql.hasSuffix("INSERT INTO t VALUES (2); END"))
+    }
+
+    @Test func semicolonsInsideParenthesesDoNotSplit() {
+        let script = SQLScript("""
+            CREATE RULE log_insert AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2));
+            SELECT 1
+            """)
+        #expect(script.statements.count == 2)
+        #expect(script.statements[0].sql.hasSuffix("INSERT INTO log VALUES (2))"))
+    }
+
+    @Test func beginAndEndOutsideRoutinesAreOrdinaryWords() {
+        // A CASE … END in a plain statement does not hold the next statement back.
+        let script = SQLScript("SELECT CASE WHEN true THEN 1 END; SELECT 2;")
+        #expect(script.statements.map(\.sql) == ["SELECT CASE WHEN true THEN 1 END", "SELECT 2"])
+    }
+}

@@ -12,14 +12,13 @@ import Testing
     // 64 bytes, so that an HS512 forgery with the same secret can be made (jwt-kit insists).
     static let secret = "test-secret-that-is-long-enough-for-hs256-and-for-hs512-forgery!!"
 
-    private func withService(ttl: String = "1h", _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    private func withService(ttl: String = "1h", environment extra: [String: String] = [:],
+                             _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await ServiceDatabaseFixture.with(service: "auth", database: "auth_db", migrations: "Sources/Services/Auth/Migrations") { fixture in
             var logger = Logger(label: "auth-test")
             logger.logLevel = .warning
-            let platform = try ServicePlatform(
-                settings: AuthService.settings(environment: ["DATABASE_URL": fixture.databaseURL, "JWT_SECRET": Self.secret, "JWT_TTL": ttl]),
-                logger: logger
-            )
+            let environment = ["DATABASE_URL": fixture.databaseURL, "JWT_SECRET": Self.secret, "JWT_TTL": ttl].merging(extra) { $1 }
+            let platform = try ServicePlatform(settings: AuthService.settings(environment: environment), logger: logger)
             let service = try await AuthService.make(platform: platform)
             let router = platform.makeRouter()
             service.addRoutes(to: router)
@@ -30,6 +29,15 @@ import Testing
     private func post(_ client: any TestClientProtocol, _ path: String, _ json: String) async throws -> (HTTPResponse.Status, [String: Any]) {
         let response = try await client.execute(uri: path, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: json))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]) ?? [:])
+    }
+
+    /// A login from `client` (its address as the edge forwards it); status and Retry-After.
+    private func login(_ client: any TestClientProtocol, _ email: String, _ password: String, from address: String = "198.51.100.7") async throws -> (HTTPResponse.Status, String?) {
+        let body = try JSONSerialization.data(withJSONObject: ["email": email, "password": password])
+        let response = try await client.execute(uri: "/auth/login", method: .post,
+                                                headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: address],
+                                                body: ByteBuffer(bytes: body))
+        return (response.status, response.headers[.retryAfter])
     }
 
     private func get(_ client: any TestClientProtocol, _ path: String, token: String?) async throws -> TestResponse {
@@ -124,8 +132,100 @@ import Testing
     @Test func shortSecretIsRefusedAtStartup() async throws {
         var logger = Logger(label: "auth-test")
         logger.logLevel = .critical
-        let platform = try ServicePlatform(settings: AuthService.settings(environment: ["JWT_SECRET": "too-short"]), logger: logger)
+        let platform = try ServicePlatform(settings: AuthService.settings(environment: ["JWT_SECRET": "too-short", "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/auth_db"]), logger: logger)
         let error = await #expect(throws: ServiceStartupError.self) { _ = try await AuthService.make(platform: platform) }
         #expect(error?.description == "auth: JWT_SECRET is 9 bytes; HS256 needs at least 32 (RFC 7518 §3.2). Set a longer JWT_SECRET")
+    }
+
+    @Test func authWithoutASecretRefusesToStart() throws {
+        for environment in [["DATABASE_URL": "postgresql://u:p@127.0.0.1:1/auth_db"], ["DATABASE_URL": "postgresql://u:p@127.0.0.1:1/auth_db", "JWT_SECRET": ""]] {
+            let error = #expect(throws: ServiceStartupError.self) { _ = try ServicePlatform(settings: AuthService.settings(environment: environment)) }
+            #expect(error?.message.hasPrefix("JWT_SECRET is not set (or empty); it has no built-in value") == true, "\(error?.message ?? "")")
+        }
+        // Nor a database URL (it carries a password): no built-in one either.
+        let error = #expect(throws: ServiceStartupError.self) { _ = try ServicePlatform(settings: AuthService.settings(environment: ["JWT_SECRET": Self.secret])) }
+        #expect(error?.message.hasPrefix("DATABASE_URL is not set") == true)
+    }
+
+    @Test func passwordsBeyondBcryptsSeventyTwoBytesAreRefusedAndNeverMatch() async throws {
+        try await withService { client in
+            // 37 characters, 73 bytes: the character count is fine, the byte count is not.
+            let long = "1" + String(repeating: "é", count: 36)
+            let (status, answer) = try await post(client, "/auth/signup", #"{"email":"long@example.com","password":"\#(long)"}"#)
+            #expect(status == .badRequest)
+            #expect(answer["error"] as? String == "password must be at most 72 bytes in UTF-8 (bcrypt reads no further); this one is 73 bytes")
+            // Exactly 72 bytes is accepted; anything that only adds bytes after it must not log in.
+            let exact = "a1" + String(repeating: "x", count: 70)
+            let (created, _) = try await post(client, "/auth/signup", #"{"email":"edge@example.com","password":"\#(exact)"}"#)
+            #expect(created == .created)
+            #expect(try await login(client, "edge@example.com", exact).0 == .ok)
+            #expect(try await login(client, "edge@example.com", exact + "anything").0 == .unauthorized)
+            let nul = try await post(client, "/auth/signup", #"{"email":"nul@example.com","password":"abc12345\u0000tail"}"#)
+            #expect(nul.0 == .badRequest)
+        }
+    }
+
+    @Test func repeatedWrongPasswordsAreThrottledPerAccount() async throws {
+        try await withService { client in
+            _ = try await post(client, "/auth/signup", #"{"email":"ada@example.com","password":"analytical1"}"#)
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for _ in 0..<15 {
+                let (status, wait) = try await login(client, "ada@example.com", "wrong-guess-1")
+                statuses.append(status)
+                if status == .tooManyRequests { retryAfter = wait }
+            }
+            #expect(Array(statuses.prefix(5)) == Array(repeating: .unauthorized, count: 5))
+            #expect(statuses.contains(.tooManyRequests))
+            #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 } == true)
+            // Locked: even the right password waits (the lock is not an oracle for it).
+            #expect(try await login(client, "ada@example.com", "analytical1").0 == .tooManyRequests)
+            // Another client guessing at another account is not affected.
+            #expect(try await login(client, "bob@example.com", "whatever-1", from: "203.0.113.50").0 == .unauthorized)
+            // After the lock, a successful login resets the account's count.
+            try await Task.sleep(for: .seconds(Int(retryAfter ?? "2") ?? 2) + .milliseconds(300))
+            #expect(try await login(client, "ada@example.com", "analytical1").0 == .ok)
+            for _ in 0..<4 { #expect(try await login(client, "ada@example.com", "wrong-guess-2").0 == .unauthorized) }
+        }
+    }
+
+    @Test func oneClientGuessingAcrossAccountsIsThrottled() async throws {
+        try await withService { client in
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<24 {
+                statuses.append(try await login(client, "user\(index)@example.com", "guess-number-\(index)", from: "192.0.2.66").0)
+            }
+            #expect(statuses.filter { $0 == .unauthorized }.count == 20)
+            #expect(statuses.last == .tooManyRequests)
+            #expect(try await login(client, "user0@example.com", "guess-1", from: "192.0.2.67").0 == .unauthorized)
+        }
+    }
+
+    @Test func aLoginFloodIsAnsweredAtOnceBeyondTheHashingLimit() async throws {
+        try await withService(environment: ["AUTH_MAX_CONCURRENT_HASHES": "1"]) { client in
+            let results = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                for index in 0..<12 {
+                    group.addTask { try await login(client, "flood\(index)@example.com", "guess-\(index)-x", from: "10.9.0.\(index)") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let busy = results.filter { $0.0 == .serviceUnavailable }
+            #expect(!busy.isEmpty, "\(results.map(\.0))")
+            #expect(busy.allSatisfy { $0.1 == "1" })
+            #expect(results.allSatisfy { $0.0 == .serviceUnavailable || $0.0 == .unauthorized })
+        }
+    }
+
+    @Test func tokenTimesAreWholeSeconds() async throws {
+        try await withService { client in
+            _ = try await post(client, "/auth/signup", #"{"email":"ada@example.com","password":"analytical1"}"#)
+            let (_, login) = try await post(client, "/auth/login", #"{"email":"ada@example.com","password":"analytical1"}"#)
+            let token = try #require(login["token"] as? String)
+            var payload = String(token.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            payload += String(repeating: "=", count: (4 - payload.count % 4) % 4)
+            let json = String(decoding: try #require(Data(base64Encoded: payload)), as: UTF8.self)
+            #expect(json.firstMatch(of: /"iat":\d+[,}]/) != nil, "\(json)")
+            #expect(json.firstMatch(of: /"exp":\d+[,}]/) != nil, "\(json)")
+        }
     }
 }

@@ -62,11 +62,15 @@ struct TargetServer {
         router.get("/redirect") { request, _ -> Response in
             Response(status: .found, headers: [.location: request.uri.queryParameters["to"].map(String.init) ?? "/ok"])
         }
-        // A fake custom-lang: `/invoke {name: "status-NNN"}` answers NNN; other names succeed.
+        // A fake custom-lang: `/invoke {name: "status-NNN"}` answers NNN, `slow-MS` waits MS ms
+        // first; other names succeed.
         router.post("/invoke") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 4096)
             let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
             let name = object?["name"] as? String ?? ""
+            if name.hasPrefix("slow-"), let milliseconds = Int(name.dropFirst(5)) {
+                try await Task.sleep(for: .milliseconds(milliseconds))
+            }
             if name.hasPrefix("status-"), let code = Int(name.dropFirst(7)) {
                 return Response(status: .init(code: code), headers: [.contentType: "application/json"],
                                 body: .init(byteBuffer: ByteBuffer(string: #"{"error":"status \#(code)"}"#)))

@@ -53,6 +53,20 @@ final class CircuitBreaker: Sendable {
         return admission
     }
 
+    /// Reports how an admitted call went: `nil` when it says nothing about the upstream (the
+    /// caller gave up first); a half-open trial slot is then handed back for another call.
+    func record(_ success: Bool?, now: ContinuousClock.Instant = .now) {
+        guard let success else {
+            let state = self.state.withLockedValue { state -> State in
+                if case .halfOpen(let admitted, let succeeded) = state { state = .halfOpen(admitted: max(succeeded, admitted - 1), succeeded: succeeded) }
+                return state
+            }
+            publish(state)
+            return
+        }
+        record(success: success, now: now)
+    }
+
     /// Reports how an admitted call went.
     func record(success: Bool, now: ContinuousClock.Instant = .now) {
         let state = self.state.withLockedValue { state -> State in

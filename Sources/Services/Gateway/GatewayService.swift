@@ -4,15 +4,18 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import Protos
 
 /// gateway (port 8082, Connect `gateway.v1.GatewayService`).
 ///
 /// - `InvokeCustom`: POSTs `{name}` to custom-lang's `/invoke` and maps its answer to Connect
-///   codes (``GatewayService/code(forStatus:)``), behind a ``CircuitBreaker`` and with one retry
-///   on 429/502/503/504/timeouts while the ``RetryBudget`` allows. Every invocation is stored in
-///   gateway_db before the reply.
+///   codes (``GatewayService/code(forStatus:)``), behind a ``CircuitBreaker`` (only custom-lang's
+///   own faults count: a caller's short deadline or cancellation does not) and with one retry,
+///   after a short jittered backoff, of what is safe to repeat: a refused connection, or 429/503
+///   (answered before processing), while the ``RetryBudget`` allows. A timeout is not retried
+///   (the first POST may have run). Every invocation is stored in gateway_db before the reply.
 /// - `GetOverview`: custom-lang's languages and the readiness of auth and custom-lang.
 public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     public static let name = "gateway"
@@ -84,25 +87,46 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
 
     /// One attempt's result.
     enum Attempt {
+        /// custom-lang answered with this status.
         case answered(status: Int, message: String)
-        case failed(ConnectError)
+        /// The request never reached custom-lang (connection refused or not established).
+        case notDelivered(ConnectError)
+        /// No usable answer after the request may have been processed (a timeout, a broken
+        /// connection); `upstreamFault` is false when the caller's own deadline or cancellation
+        /// ended it, which says nothing about custom-lang's health.
+        case failed(ConnectError, upstreamFault: Bool)
 
-        /// Worth one retry: the upstream was overloaded, briefly away, or slow.
+        /// Safe to send again: custom-lang refused before processing (429, 503) or never got it.
+        /// A timeout or a 502/504 is not retried: the invocation may have run, and a second
+        /// POST /invoke would run it twice.
         var isRetryable: Bool {
             switch self {
-            case .answered(let status, _): return [429, 502, 503, 504].contains(status)
-            case .failed(let error): return error.code == .deadlineExceeded || error.code == .unavailable
+            case .answered(let status, _): return status == 429 || status == 503
+            case .notDelivered: return true
+            case .failed: return false
             }
         }
 
-        /// Counts against the breaker: custom-lang is unhealthy, not the request bad.
-        var isUpstreamFailure: Bool {
+        /// How it counts for the breaker: custom-lang is unhealthy (`false`), healthy (`true`),
+        /// or the attempt says nothing about it (`nil`: the caller gave up first).
+        var breakerOutcome: Bool? {
             switch self {
-            case .answered(let status, _): return status == 429 || status >= 500
-            case .failed: return true
+            case .answered(let status, _): return !(status == 429 || status >= 500)
+            case .notDelivered: return false
+            case .failed(_, let upstreamFault): return upstreamFault ? false : nil
+            }
+        }
+
+        var error: ConnectError? {
+            switch self {
+            case .answered: return nil
+            case .notDelivered(let error), .failed(let error, _): return error
             }
         }
     }
+
+    /// Backoff before the one retry: 50–150 ms (jittered so retries of many callers spread out).
+    static func retryDelay() -> Duration { .milliseconds(Int64.random(in: 50...150)) }
 
     public func invokeCustom(_ request: Gateway_V1_InvokeCustomRequest, context: ConnectContext) async throws -> Gateway_V1_InvokeCustomResponse {
         let start = ContinuousClock.now
@@ -113,15 +137,18 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             if case .rejected(let wait) = breaker.admit() {
                 let error = ConnectError(.unavailable, "custom-lang circuit breaker is open after repeated failures; next trial in \(Self.seconds(wait))")
                 if last != nil { break } // the retry was refused: answer with the first attempt's result
-                try await store(request.name, outcome: .failed(error), attempts: 0, since: start)
+                try await store(request.name, outcome: .failed(error, upstreamFault: false), attempts: 0, since: start)
                 throw error
             }
             attempts += 1
             let attempt = await post(request, context: context)
-            breaker.record(success: !attempt.isUpstreamFailure)
+            breaker.record(attempt.breakerOutcome)
             last = attempt
-            guard attempt.isRetryable, attempts < 2, retryBudget.withdraw(), (context.timeRemaining ?? .seconds(1)) > .milliseconds(50) else { break }
+            let delay = Self.retryDelay()
+            guard attempt.isRetryable, attempts < 2, !Task.isCancelled,
+                  (context.timeRemaining ?? .seconds(1)) > delay + .milliseconds(50), retryBudget.withdraw() else { break }
             context.logger.info("retrying custom-lang", metadata: ["procedure": "\(context.procedure)"])
+            try? await Task.sleep(for: delay)
         }
         guard let last else { throw ConnectError(.internal, "no attempt made") }
         try await store(request.name, outcome: last, attempts: attempts, since: start)
@@ -130,7 +157,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             return .with { $0.message = message }
         case .answered(let status, let message):
             throw ConnectError(Self.code(forStatus: status), "custom-lang answered \(status): \(message)")
-        case .failed(let error):
+        case .notDelivered(let error), .failed(let error, _):
             throw error
         }
     }
@@ -142,13 +169,17 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     /// One POST to custom-lang `/invoke`; its answer, or why there was none.
     private func post(_ input: Gateway_V1_InvokeCustomRequest, context: ConnectContext) async -> Attempt {
         var budget = timeout
-        if let remaining = context.timeRemaining { budget = min(budget, remaining) }
+        var callerBound = false
+        if let remaining = context.timeRemaining, remaining < budget {
+            budget = remaining
+            callerBound = true
+        }
         var request = HTTPClientRequest(url: customLangURL + "/invoke")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let language = context.requestHeaders[.acceptLanguage] { request.headers.add(name: "Accept-Language", value: language) }
         guard let body = try? JSONSerialization.data(withJSONObject: ["name": input.name]) else {
-            return .failed(ConnectError(.internal, "cannot encode the request"))
+            return .failed(ConnectError(.internal, "cannot encode the request"), upstreamFault: false)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
@@ -156,16 +187,30 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             let object = (try? JSONSerialization.jsonObject(with: Data(buffer: payload))) as? [String: Any]
             if status == 200 {
                 guard let message = object?["message"] as? String else {
-                    return .failed(ConnectError(.internal, "custom-lang answered 200 without a message"))
+                    return .failed(ConnectError(.internal, "custom-lang answered 200 without a message"), upstreamFault: true)
                 }
                 return .answered(status: status, message: message)
             }
             return .answered(status: status, message: object?["error"] as? String ?? "HTTP \(status)")
         } catch let error as ConnectError {
-            return .failed(error)
+            // Our own timeout is custom-lang being slow; the caller's shorter deadline is not.
+            return .failed(error, upstreamFault: !(callerBound && error.code == .deadlineExceeded))
+        } catch is CancellationError {
+            return .failed(ConnectError(.canceled, "the call was canceled"), upstreamFault: false)
+        } catch where Self.isConnectFailure(error) {
+            return .notDelivered(ConnectError(.unavailable, "cannot reach custom-lang at \(customLangURL): \(error)"))
         } catch {
-            return .failed(ConnectError(.unavailable, "cannot reach custom-lang at \(customLangURL): \(error)"))
+            return .failed(ConnectError(.unavailable, "custom-lang at \(customLangURL) failed: \(error)"), upstreamFault: !Task.isCancelled)
         }
+    }
+
+    /// The connection was never established, so custom-lang cannot have seen the request.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError { return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) }
+        if let error = error as? HTTPClientError { return error == .connectTimeout }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        return false
     }
 
     /// One HTTP exchange, headers and body (≤ 1 MiB), within `budget`.
@@ -184,7 +229,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         let (success, code, status, message): (Bool, String, Int32?, String) = switch outcome {
         case .answered(200, let message): (true, "ok", 200, message)
         case .answered(let status, let message): (false, Self.code(forStatus: status).rawValue, Int32(status), message)
-        case .failed(let error): (false, error.code.rawValue, nil, error.message)
+        case .notDelivered(let error), .failed(let error, _): (false, error.code.rawValue, nil, error.message)
         }
         let attempts16 = Int16(attempts)
         do {

@@ -1,3 +1,6 @@
+import ConnectRPC
+import Database
+import DevctlCore
 import Foundation
 import Hummingbird
 import Logging
@@ -14,6 +17,8 @@ public struct ServicePlatform: Sendable {
     public let logger: Logger
     /// The service's pooled connection to its own database.
     public let database: PostgresClient
+    /// The last reason readiness failed, so that each change is logged once.
+    private let databaseFailure = NIOLockedValueBox<String?>(nil)
 
     /// The process-wide Prometheus registry (swift-metrics can be bootstrapped once per process).
     public static let metricsRegistry: PrometheusCollectorRegistry = {
@@ -38,16 +43,17 @@ public struct ServicePlatform: Sendable {
     /// The pool's size; exported as `db_pool_max_connections`.
     static let maximumConnections = 10
 
+    /// The pool's settings from `DATABASE_URL`, read by the same parser as devctl's own
+    /// (`sslmode` included: `require` never falls back to plaintext), with the service session
+    /// limits (`statement_timeout`, `lock_timeout`) on every connection.
     static func postgresConfiguration(_ url: String, service: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), let host = components.host,
-              ["postgres", "postgresql"].contains(components.scheme ?? "") else {
-            throw ServiceStartupError(service: service, message: "DATABASE_URL is not a postgresql:// URL")
+        let endpoint: PostgresEndpoint
+        do {
+            endpoint = try PostgresEndpoint(url: url)
+        } catch let error as any UserFacingError {
+            throw ServiceStartupError(service: service, message: error.message + (error.hint.map { "; \($0)" } ?? ""))
         }
-        let database = String(components.path.drop { $0 == "/" })
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database.isEmpty ? nil : database, tls: .disable
-        )
+        var configuration = try endpoint.clientConfiguration(limits: .service(service))
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = maximumConnections
         return configuration
@@ -75,29 +81,42 @@ public struct ServicePlatform: Sendable {
     /// True when the database answers `SELECT 1` within a second (also the `db_up` gauge).
     public func isDatabaseReady() async -> Bool {
         let ready = await checkDatabase()
+        if ready, databaseFailure.withLockedValue({ last in defer { last = nil }; return last != nil }) {
+            logger.info("database available again")
+        }
         DatabaseMetrics.shared.up(ready)
         return ready
     }
 
     private func checkDatabase() async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await database.query("SELECT 1", logger: logger)) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(1))
-                return false
+        // Not waiting for a query that hangs (a hung server): /readyz answers within a second.
+        do {
+            return try await withTimeout(.seconds(1), { [database, logger] in
+                try await database.query("SELECT 1", logger: logger)
+                return true
+            }, onTimeout: { DatabaseUnavailable() })
+        } catch {
+            // Once per change, not per probe: why the database is unreachable (a TLS mismatch,
+            // a wrong password) is a configuration problem the log must name.
+            let reason = error is DatabaseUnavailable ? "no answer within 1 s" : describePostgresError(error)
+            if databaseFailure.withLockedValue({ last in defer { last = reason }; return last != reason }) {
+                logger.error("database unavailable", metadata: ["reason": "\(reason)"])
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+            return false
         }
     }
 
     /// Runs a database call with a deadline: while the database is down the pool waits for a
-    /// connection (up to its circuit breaker), but a request should fail fast with 503.
+    /// connection (up to its circuit breaker), and a query can hang on a lock or a hung server,
+    /// but a request answers 503/unavailable within `timeout` all the same. The server's own
+    /// `statement_timeout`/`lock_timeout` (2.5 s/2 s, below the budget) cancel the query first,
+    /// so a write that timed out is rolled back rather than applied after the answer. A call
+    /// whose request was already answered (cancelled) does not start at all.
     public func withDatabaseDeadline<T: Sendable>(_ timeout: Duration = .seconds(3), _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let inFlight = DatabaseMetrics.shared.begin()
         defer { DatabaseMetrics.shared.end(inFlight) }
         do {
+            try Task.checkCancellation()
             return try await withTimeout(timeout, body) { DatabaseUnavailable() }
         } catch {
             DatabaseMetrics.shared.failed()

@@ -7,24 +7,31 @@ public struct ServiceSettings: Sendable {
     public var name: String
     public var host: String
     public var port: Int
-    /// `postgresql://user:password@host:port/database`; never logged.
+    /// `postgresql://user:password@host:port/database[?sslmode=…]`; never logged. Required: it
+    /// carries a password, so there is no built-in value (devctl.yaml's stack supplies one).
     public var databaseURL: String
     public var logLevel: Logger.Level
     /// Largest request body accepted; larger → 413 (REST) or resource_exhausted (Connect).
     public var maxBodyBytes: Int
     /// Every variable the service reads, for its own keys (`JWT_SECRET`, `CALLER_BASE_URL` …).
     public var environment: [String: String]
+    /// Secret settings the service needs (`JWT_SECRET`): they have no default in code, so an
+    /// unset or empty one stops the start instead of falling back to a value anyone can read.
+    public var secrets: [String]
 
-    /// Reads `environment` (the process's by default) over the defaults.
+    /// Reads `environment` (the process's by default) over the defaults. `defaults` must never
+    /// hold a secret: list those in `secrets`.
     public init(name: String, defaultPort: Int, defaultDatabase: String,
-                defaults: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
+                defaults: [String: String] = [:], secrets: [String] = [],
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         // An empty variable counts as unset (as `PORT= devctl serve …` would mean).
         let merged = defaults.merging(environment.filter { !$0.value.isEmpty }) { $1 }
         self.name = name
         self.environment = merged
+        self.secrets = ["DATABASE_URL"] + secrets
         host = merged["HOST"] ?? "127.0.0.1"
         port = merged["PORT"].flatMap(Int.init) ?? defaultPort
-        databaseURL = merged["DATABASE_URL"] ?? "postgresql://devuser:devpass@127.0.0.1:5432/\(defaultDatabase)"
+        databaseURL = merged["DATABASE_URL"] ?? ""
         logLevel = merged["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
         maxBodyBytes = merged["MAX_BODY_BYTES"].flatMap(Int.init) ?? 1024 * 1024
     }
@@ -33,6 +40,9 @@ public struct ServiceSettings: Sendable {
     /// silent fall-back to the default.
     public var invalidValues: [String] {
         var problems: [String] = []
+        for secret in secrets where (environment[secret] ?? "").isEmpty {
+            problems.append("\(secret) is not set (or empty); it has no built-in value. Set \(secret) in the environment, or run from the repository so devctl.yaml's development value applies")
+        }
         if let text = environment["PORT"], Int(text).map({ (1...65535).contains($0) }) != true {
             problems.append("PORT \"\(text)\" is not a port number (1-65535)")
         }
