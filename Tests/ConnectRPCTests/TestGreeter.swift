@@ -12,6 +12,15 @@ import Protos
 struct TestGreeter: Greeter_V1_GreeterServiceHandler {
     func greet(_ request: Greeter_V1_GreetRequest, context: ConnectContext) async throws -> Greeter_V1_GreetResponse {
         let name = request.name
+        if name == "fail-with-metadata" {
+            // Metadata set before failing, and an error carrying an upstream's transport headers.
+            context.addResponseHeader(HTTPField.Name("X-Echo")!, "yes")
+            context.addResponseTrailer("x-trailer", "done")
+            throw ConnectError(.aborted, "upstream said no", metadata: [
+                .contentLength: "999", HTTPField.Name("Date")!: "Mon, 01 Jan 2024 00:00:00 GMT", .transferEncoding: "chunked",
+                HTTPField.Name("X-Upstream")!: "kept",
+            ])
+        }
         if name.hasPrefix("error:") {
             let raw = String(name.dropFirst(6))
             throw ConnectError(ConnectCode(rawValue: raw) ?? .unknown, "swift says \(raw)")

@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import CompressNIO
+import ConnectRPC
+import DevctlCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import Protos
+import SwiftProtobuf
+import Testing
+
+/// The runtime's edges that a careless implementation gets wrong: what crosses as metadata,
+/// how GET carries bytes, what counts as accepting gzip, strict timeout headers, deadlines.
+@Suite struct RuntimeEdgeTests {
+    private func send(_ port: Int, _ path: String, method: HTTPMethod = .POST, headers: HTTPHeaders = [:], body: [UInt8] = []) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers = headers
+        if method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
+        // No decompression: what the server sent is what is checked.
+        let response = try await ConnectClient.sharedHTTPClient.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), response.headers, try await response.body.collect(upTo: 1 << 20))
+    }
+
+    @Test func errorResponsesKeepHandlerMetadataButNeverTransportHeaders() async throws {
+        try await withGreeterServer { port in
+            let response = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json"],
+                                          body: Array(#"{"name":"fail-with-metadata"}"#.utf8))
+            #expect(response.status == 409)
+            #expect(response.headers.first(name: "X-Echo") == "yes")
+            #expect(response.headers.first(name: "trailer-x-trailer") == "done")
+            #expect(response.headers.first(name: "X-Upstream") == "kept")
+            #expect(response.headers.first(name: "Content-Length") != "999")
+            #expect(!response.headers.contains(name: "Transfer-Encoding") || response.headers.first(name: "Content-Length") == nil)
+            #expect(String(buffer: response.body) == #"{"code":"aborted","message":"upstream said no"}"#)
+        }
+    }
+
+    @Test func getCarriesBinaryAndGzippedMessagesAsBytes() async throws {
+        try await withGreeterServer { port in
+            var message = Greeter_V1_GreetRequest()
+            message.name = "Zoë ✓" // non-ASCII: its proto bytes are not valid percent-decoded UTF-8 text
+            let bytes = [UInt8](try message.serializedData())
+            let encoded = bytes.map { String(format: "%%%02X", $0) }.joined()
+            let plain = try await send(port, "/test.v1.EchoService/Echo?connect=v1&encoding=proto&message=\(encoded)", method: .GET)
+            #expect(plain.status == 200)
+            #expect(try Greeter_V1_GreetResponse(serializedBytes: Array(plain.body.readableBytesView)).message == "Hello Zoë ✓!")
+
+            var buffer = ByteBuffer(bytes: bytes)
+            let gzipped = try buffer.compress(with: .gzip())
+            let gzipEncoded = gzipped.readableBytesView.map { String(format: "%%%02X", $0) }.joined()
+            let compressed = try await send(port, "/test.v1.EchoService/Echo?connect=v1&encoding=proto&compression=gzip&message=\(gzipEncoded)", method: .GET)
+            #expect(compressed.status == 200)
+            #expect(try Greeter_V1_GreetResponse(serializedBytes: Array(compressed.body.readableBytesView)).message == "Hello Zoë ✓!")
+        }
+    }
+
+    @Test func gzipWithQualityZeroIsNotAccepted() async throws {
+        try await withGreeterServer { port in
+            let body = Array(#"{"name":"big:4000"}"#.utf8)
+            let refused = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Accept-Encoding": "gzip;q=0, identity"], body: body)
+            #expect(refused.headers.first(name: "Content-Encoding") == nil)
+            let wildcardRefused = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Accept-Encoding": "*, gzip;q=0"], body: body)
+            #expect(wildcardRefused.headers.first(name: "Content-Encoding") == nil)
+            let accepted = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Accept-Encoding": "br;q=1, gzip;q=0.5"], body: body)
+            #expect(accepted.headers.first(name: "Content-Encoding") == "gzip")
+        }
+    }
+
+    @Test func unsupportedRequestEncodingIsUnimplementedListingWhatIs() async throws {
+        try await withGreeterServer { port in
+            let response = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Content-Encoding": "br"],
+                                          body: Array(#"{"name":"x"}"#.utf8))
+            #expect(String(buffer: response.body).contains(#""code":"unimplemented""#))
+            #expect(String(buffer: response.body).contains("gzip, identity"))
+        }
+    }
+
+    @Test func timeoutHeaderMustBeOneToTenPositiveDigits() async throws {
+        try await withGreeterServer { port in
+            for bad in ["0", "+5", "-1", "00", "12345678901", "1e3", "0x10", "5.0"] {
+                let response = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": bad],
+                                              body: Array(#"{"name":"x"}"#.utf8))
+                #expect(String(buffer: response.body).contains(#""code":"invalid_argument""#), "Connect-Timeout-Ms \"\(bad)\"")
+            }
+            let good = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Connect-Timeout-Ms": "9999999999"],
+                                      body: Array(#"{"name":"x"}"#.utf8))
+            #expect(good.status == 200)
+        }
+    }
+
+    /// A server that answers what the runtime would never send: corrupt gzip, foreign headers.
+    private func withRawServer(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let router = Router()
+        router.post("/greeter.v1.GreeterService/Greet") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/proto", .contentEncoding: "gzip"],
+                     body: .init(byteBuffer: ByteBuffer(string: "this is not gzip")))
+        }
+        router.post("/test.v1.Errors/Fail") { _, _ in
+            Response(status: .serviceUnavailable, headers: [.contentType: "application/json", HTTPField.Name("X-App")!: "kept"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"code":"unavailable","message":"down"}"#)))
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            guard let port = client.port else { throw DevctlFailure("no port") }
+            try await body("http://127.0.0.1:\(port)")
+        }
+    }
+
+    @Test func aCorruptGzipResponseIsNotBlamedOnTheRequest() async throws {
+        try await withRawServer { url in
+            let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: url))
+            let error = await #expect(throws: ConnectError.self) { _ = try await client.greet(.with { $0.name = "x" }) }
+            #expect(error?.code == .internal)
+        }
+    }
+
+    @Test func clientErrorsCarryOnlyApplicationMetadata() async throws {
+        try await withRawServer { url in
+            let client = ConnectClient(baseURL: url, codec: .json)
+            let error = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/test.v1.Errors/Fail", Greeter_V1_GreetRequest(), as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(error?.code == .unavailable)
+            #expect(error?.metadata[HTTPField.Name("X-App")!] == "kept")
+            #expect(error?.metadata[.contentLength] == nil)
+            #expect(error?.metadata[.contentType] == nil)
+        }
+    }
+}
+
+/// The one deadline helper: it answers at the deadline or on cancellation, never waiting for
+/// an operation that ignores cancellation.
+@Suite struct DeadlineTests {
+    /// Sleeps without looking at cancellation (a blocking call, a sent query).
+    static func stubborn(_ milliseconds: Int) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
+        }
+    }
+
+    struct Late: Error {}
+
+    @Test func theDeadlineAnswersWithoutWaitingForTheOperation() async throws {
+        let start = ContinuousClock.now
+        await #expect(throws: Late.self) {
+            try await withTimeout(.milliseconds(100), { await Self.stubborn(5000); return 1 }, onTimeout: { Late() })
+        }
+        #expect(ContinuousClock.now - start < .seconds(4))
+    }
+
+    @Test func aCancellationThatArrivesFirstIsNotLost() async throws {
+        let start = ContinuousClock.now
+        let task = Task {
+            // Cancelled before the helper starts its tasks: it must answer at once all the same.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await withTimeout(.seconds(30), { await Self.stubborn(5000); return 1 }, onTimeout: { Late() })
+        }
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(ContinuousClock.now - start < .seconds(4))
+    }
+}
