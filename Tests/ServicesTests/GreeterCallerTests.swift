@@ -1,5 +1,9 @@
+import AsyncHTTPClient
 import ConnectRPC
+import Database
+import DevctlCore
 import Foundation
+import PostgresNIO
 import Protos
 @testable import Services
 import Testing
@@ -72,6 +76,70 @@ import Testing
                 }
             }
             #expect(try await fixture.scalar("SELECT count(*) FROM greetings", in: Fixture.greeter) == "0")
+        }
+    }
+
+    @Test func aLockedTableIsAnsweredWithinTheBudgetAndNothingIsWrittenLater() async throws {
+        try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
+            try await TargetServer().run { target, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok") { greeter in
+                        // Another session holds the table: the insert waits for a lock.
+                        let configuration = try fixture.manager.endpoint.connectionConfiguration(database: "greeter_db", limits: .tool)
+                        let holder = try await PostgresConnection.connect(configuration: configuration, id: 7, logger: Live.logger("holder"))
+                        try await holder.query("BEGIN", logger: Live.logger("holder"))
+                        try await holder.query("LOCK TABLE greetings IN ACCESS EXCLUSIVE MODE", logger: Live.logger("holder"))
+                        let start = ContinuousClock.now
+                        let code = await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Locked" }, timeout: .seconds(20)) }
+                        let took = ContinuousClock.now - start
+                        #expect(code == .unavailable)
+                        #expect(took < .seconds(6), "answered after \(took)")
+                        // The readiness check does not hang behind the lock either.
+                        try await holder.query("ROLLBACK", logger: Live.logger("holder"))
+                        try await holder.close()
+                        // The server cancelled the insert: released, it is not written after the answer.
+                        try await Task.sleep(for: .milliseconds(500))
+                        #expect(try await fixture.scalar("SELECT count(*) FROM greetings WHERE name = 'Locked'", in: Fixture.greeter) == "0")
+                        #expect(try await greeter.greet(.with { $0.name = "After" }).message == "Hello After!")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func serviceSessionsCarryStatementAndLockTimeouts() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let platform = try ServicePlatform(settings: GreeterService.settings(environment: ["DATABASE_URL": fixture.url(Fixture.greeter)]), logger: Live.logger("greeter"))
+            try await Live.serve(platform, routes: { _ in }) { _ in
+                let settings = try await platform.withDatabaseDeadline {
+                    try await platform.database.query("SELECT current_setting('statement_timeout') || ',' || current_setting('lock_timeout') || ',' || current_setting('application_name')", logger: platform.logger)
+                        .collect().first?.decode(String.self)
+                }
+                #expect(settings == "2500ms,2s,greeter")
+            }
+        }
+    }
+
+    @Test func sslmodeRequireNeverFallsBackToPlaintext() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            // The fixture's cluster has no TLS.
+            let url = fixture.url(Fixture.greeter) + "?sslmode=require"
+            let platform = try ServicePlatform(settings: GreeterService.settings(environment: ["DATABASE_URL": url]), logger: Live.logger("greeter"))
+            try await Live.serve(platform, routes: { _ in }) { base in
+                var request = HTTPClientRequest(url: base + "/readyz")
+                request.method = .GET
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                #expect(response.status.code == 503)
+            }
+            // devctl reads the same URL the same way, and says why.
+            let manager = try DatabaseManager(config: fixture.manager.config, repositoryRoot: fixture.root, databaseURL: url)
+            let error = await #expect(throws: DevctlFailure.self) { _ = try await manager.status() }
+            #expect(error?.message.contains("does not offer TLS") == true, "\(error?.message ?? "")")
+            // An sslmode that is not libpq's is refused at start-up.
+            let bad = #expect(throws: ServiceStartupError.self) {
+                _ = try ServicePlatform(settings: GreeterService.settings(environment: ["DATABASE_URL": fixture.url(Fixture.greeter) + "?sslmode=sometimes"]))
+            }
+            #expect(bad?.message.contains("unknown sslmode \"sometimes\"") == true)
         }
     }
 
