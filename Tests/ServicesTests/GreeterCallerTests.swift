@@ -191,6 +191,10 @@ import Testing
                     ] {
                         #expect(await code(refused) == .permissionDenied, "\(refused)")
                     }
+                    // The refusal does not tell the client where the name points.
+                    let refusal = await #expect(throws: ConnectError.self) { _ = try await caller.callExternal(.with { $0.url = "http://2130706433:\(port)/ok" }) }
+                    #expect(refusal?.message.contains("127.0.0.1") == false, "\(refusal?.message ?? "")")
+                    #expect(refusal?.message.contains("loopback") == false)
                     #expect(target.hits.withLockedValue { $0 } == hitsBefore, "a refused URL was contacted")
                     for invalid in ["", "ftp://example.com/", "not a url", "/relative", "http://"] {
                         #expect(await code(invalid) == .invalidArgument, "\(invalid)")
@@ -202,11 +206,38 @@ import Testing
                     #expect(followed.statusCode == 200 && followed.bodyLength == 1234)
                     // Every call is recorded, refused ones with their reason; credentials never.
                     _ = await code("http://user:secret@localhost:\(port)/ok")
-                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'permission_denied%'", in: Fixture.caller) == "12")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'permission_denied%'", in: Fixture.caller) == "13")
                     #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE url LIKE '%secret%'", in: Fixture.caller) == "0")
                 }
             }
         }
+    }
+
+    @Test func httpsIsPinnedToTheCheckedAddressKeepingTheNameForTLS() async throws {
+        let guardrail = OutboundGuard(allowList: "") { host in
+            host == "pinned.test" ? [IPAddress(bytes: [203, 0, 113, 10])] : []
+        }
+        let target = try await guardrail.check("https://pinned.test:8443/path", before: .now + .seconds(5))
+        #expect(target.url == "https://pinned.test:8443/path")
+        #expect(target.pinnedAddress == "203.0.113.10")
+        let configuration = try #require(CallerService.pinnedConfiguration(for: target))
+        #expect(configuration.dnsOverride == ["pinned.test": "203.0.113.10"])
+        // Certificates are still checked (against the name, which the URL keeps).
+        #expect(configuration.tlsConfiguration == nil)
+        // Allow-listed hosts are trusted as configured: no pin, the shared client.
+        let allowed = try await OutboundGuard(allowList: "pinned.test:8443") { _ in [] }.check("https://pinned.test:8443/", before: .now + .seconds(5))
+        #expect(allowed.pinnedAddress == nil)
+    }
+
+    @Test func aSlowNameLookupCountsInsideTheCallsDeadline() async throws {
+        let guardrail = OutboundGuard(allowList: "") { _ in
+            Thread.sleep(forTimeInterval: 3) // getaddrinfo stuck on a dead resolver
+            return [IPAddress(bytes: [203, 0, 113, 10])]
+        }
+        let start = ContinuousClock.now
+        let error = await #expect(throws: ConnectError.self) { _ = try await guardrail.check("http://slow.test/", before: .now + .milliseconds(200)) }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(ContinuousClock.now - start < .seconds(2))
     }
 
     @Test func callerCountsTheBodyAsItStreamsUpToTheCap() async throws {

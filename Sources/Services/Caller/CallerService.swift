@@ -27,6 +27,30 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     /// they arrive (no decompression), and a refused connection fails at once.
     static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(5))
 
+    /// The client for one checked target: for a guarded host, one that connects to the checked
+    /// address (AsyncHTTPClient's DNS override) while the URL keeps the name, so `Host`, SNI
+    /// and certificate checks still use it. The override is per client, so each pinned call
+    /// gets its own (and closes it afterwards); allow-listed hosts share ``httpClient``.
+    static func client(for target: OutboundGuard.Target) -> HTTPClient {
+        guard let configuration = pinnedConfiguration(for: target) else { return httpClient }
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// The configuration of a pinned target's client, or `nil` for the shared one.
+    static func pinnedConfiguration(for target: OutboundGuard.Target) -> HTTPClient.Configuration? {
+        guard let address = target.pinnedAddress else { return nil }
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)), decompression: .disabled)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.dnsOverride = [target.host: address]
+        return configuration
+    }
+
+    /// Closes a per-call client (in the background: the answer does not wait for it).
+    static func release(_ client: HTTPClient, for target: OutboundGuard.Target) {
+        guard target.pinnedAddress != nil else { return }
+        Task { try? await client.shutdown() }
+    }
+
     /// The configuration from the environment, with devctl.yaml's defaults.
     public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
         ServiceSettings(name: name, defaultPort: defaultPort, defaultDatabase: "caller_db",
@@ -40,7 +64,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
 
     public init(platform: ServicePlatform) throws {
         self.platform = platform
-        guardrail = OutboundGuard(allowList: platform.settings["CALLER_ALLOWED_HOSTS"] ?? "")
+        guardrail = OutboundGuard(allowList: platform.settings["CALLER_ALLOWED_HOSTS"] ?? "", logger: platform.logger)
         timeout = platform.duration("CALLER_TIMEOUT", default: .seconds(10))
         let cap = platform.settings["CALLER_MAX_BODY_BYTES"] ?? ""
         guard let maxBodyBytes = Int(cap), maxBodyBytes > 0, maxBodyBytes <= Int(Int32.max) else {
@@ -89,27 +113,34 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         let deadline = ContinuousClock.now.advanced(by: budget)
         var current = url
         for _ in 0...Self.maxRedirects {
-            let target = try await guardrail.check(current)
-            var request = HTTPClientRequest(url: target.requestURL)
+            let target = try await guardrail.check(current, before: deadline)
+            var request = HTTPClientRequest(url: target.url)
             request.method = .GET
-            if let host = target.hostHeader { request.headers.replaceOrAdd(name: "Host", value: host) }
             request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) within \(budget)") }
-            let outcome = try await exchange(within: remaining, url: url) { [maxBodyBytes, request] in
-                let response = try await Self.httpClient.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
-                if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
-                    return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
-                }
-                var length = 0
-                for try await chunk in response.body {
-                    length += chunk.readableBytes
-                    if length > maxBodyBytes {
-                        throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
+            let client = Self.client(for: target)
+            let outcome: (Fetched, String?)
+            do {
+                outcome = try await exchange(within: remaining, url: url) { [maxBodyBytes, request] in
+                    let response = try await client.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
+                    if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
+                        return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
                     }
+                    var length = 0
+                    for try await chunk in response.body {
+                        length += chunk.readableBytes
+                        if length > maxBodyBytes {
+                            throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
+                        }
+                    }
+                    return (Fetched(status: Int(response.status.code), bodyLength: length), nil)
                 }
-                return (Fetched(status: Int(response.status.code), bodyLength: length), nil)
+            } catch {
+                Self.release(client, for: target)
+                throw error
             }
+            Self.release(client, for: target)
             guard let location = outcome.1 else { return outcome.0 }
             guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString else {
                 throw ConnectError(.failedPrecondition, "\(OutboundGuard.redacted(current)) redirected to an invalid Location \"\(location)\"")

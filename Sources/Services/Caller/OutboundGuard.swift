@@ -1,5 +1,7 @@
 import ConnectRPC
 import Foundation
+import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// caller's SSRF guard: which URLs it may fetch on a client's behalf.
@@ -12,23 +14,45 @@ import NIOPosix
 struct OutboundGuard: Sendable {
     /// Lower-cased `host:port` or `host` entries from `CALLER_ALLOWED_HOSTS`.
     let allowedHosts: Set<String>
+    /// Name resolution (blocking getaddrinfo); tests substitute their own.
+    let resolve: @Sendable (String) throws -> [IPAddress]
+    let logger: Logger?
 
-    init(allowList: String) {
+    init(allowList: String, logger: Logger? = nil, resolve: @escaping @Sendable (String) throws -> [IPAddress] = { try IPAddress.resolve($0) }) {
         allowedHosts = Set(allowList.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+        self.resolve = resolve
+        self.logger = logger
     }
+
+    /// getaddrinfo blocks and cannot be cancelled, so it runs on threads of its own (never the
+    /// shared pool other work needs), at most `maxLookupsInFlight` at a time: a flood of slow
+    /// names is answered unavailable at once instead of piling up threads or starving others.
+    static let resolverPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+    static let maxLookupsInFlight = 64
+    private static let lookupsInFlight = NIOLockedValueBox(0)
 
     /// Where to connect for a checked URL.
     struct Target: Sendable {
-        /// The URL to request: for plain http to a guarded host, its host is the checked IP,
-        /// so a second DNS answer (rebinding) cannot redirect the connection inwards.
-        var requestURL: String
-        /// `Host` header to send when the request URL was pinned to an IP.
-        var hostHeader: String?
+        /// The URL as given: its host name stays, for `Host`, SNI and certificate checks.
+        var url: String
+        /// The host name of the URL (without brackets).
+        var host: String
+        /// The checked address to connect to instead of resolving `host` again (no DNS
+        /// rebinding between the check and the connection), for http and https alike; `nil`
+        /// for allow-listed hosts, which are trusted as configured.
+        var pinnedAddress: String?
     }
 
-    /// The URL, parsed and checked: invalid_argument for what is not an absolute http(s) URL,
-    /// permission_denied for a refused address, unavailable when the name does not resolve.
-    func check(_ text: String) async throws -> Target {
+    /// The URL, parsed and checked before `deadline`: invalid_argument for what is not an
+    /// absolute http(s) URL, permission_denied for a refused address (without saying which
+    /// address: that would map the internal network for the caller; the log has it),
+    /// unavailable when the name does not resolve, deadline_exceeded when resolving takes longer
+    /// than the call may.
+    func check(_ text: String, before deadline: ContinuousClock.Instant) async throws -> Target {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
             throw ConnectError(.invalidArgument, "url must be an absolute http or https URL, got \"\(Self.redacted(text))\"")
         }
@@ -39,30 +63,39 @@ struct OutboundGuard: Sendable {
         let hostKey = host.lowercased()
         let bracketed = hostKey.contains(":") ? "[\(hostKey)]" : hostKey
         if allowedHosts.contains("\(bracketed):\(port)") || allowedHosts.contains(bracketed) || allowedHosts.contains("\(hostKey):\(port)") {
-            return Target(requestURL: url.absoluteString, hostHeader: nil)
+            return Target(url: url.absoluteString, host: host, pinnedAddress: nil)
         }
-        let addresses: [IPAddress]
-        do {
-            addresses = try await NIOThreadPool.singleton.runIfActive { try IPAddress.resolve(host) }
-        } catch let error as IPAddress.ResolutionError {
-            throw ConnectError(.unavailable, "cannot resolve \(error.host): \(error.reason)")
-        }
+        let addresses = try await lookUp(host, before: deadline)
         for address in addresses {
             if let range = address.nonPublicRange {
-                throw ConnectError(.permissionDenied, "refusing to call \(bracketed):\(port): it resolves to \(address), \(range). To allow it, add \(bracketed):\(port) to CALLER_ALLOWED_HOSTS")
+                logger?.notice("outbound call refused", metadata: ["host": "\(bracketed):\(port)", "address": "\(address)", "range": "\(range)"])
+                throw ConnectError(.permissionDenied, "refusing to call \(bracketed):\(port): it resolves to a non-public address. To allow it, add \(bracketed):\(port) to CALLER_ALLOWED_HOSTS")
             }
         }
         guard let first = addresses.first else { throw ConnectError(.unavailable, "\(host) resolved to no address") }
-        guard scheme == "http", var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
-            // https keeps the name: certificate checks and SNI need it (a rebinding window remains).
-            return Target(requestURL: url.absoluteString, hostHeader: nil)
-        }
-        components.percentEncodedHost = first.urlHost
-        let hostHeader = url.port.map { "\(Self.hostForHeader(host)):\($0)" } ?? Self.hostForHeader(host)
-        return Target(requestURL: components.string ?? url.absoluteString, hostHeader: hostHeader)
+        return Target(url: url.absoluteString, host: host, pinnedAddress: first.description)
     }
 
-    private static func hostForHeader(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+    private func lookUp(_ host: String, before deadline: ContinuousClock.Instant) async throws -> [IPAddress] {
+        let admitted = Self.lookupsInFlight.withLockedValue { count -> Bool in
+            guard count < Self.maxLookupsInFlight else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw ConnectError(.unavailable, "too many name lookups in flight; try again shortly") }
+        let release: @Sendable () -> Void = { Self.lookupsInFlight.withLockedValue { $0 -= 1 } }
+        let resolve = self.resolve
+        do {
+            // The lookup's thread is released when getaddrinfo returns, whatever the caller does.
+            let addresses = try await withDeadline(deadline, {
+                defer { release() }
+                return try await Self.resolverPool.runIfActive { try resolve(host) }
+            }, onTimeout: { ConnectError(.deadlineExceeded, "resolving \(host) took longer than the call's deadline") })
+            return addresses
+        } catch let error as IPAddress.ResolutionError {
+            throw ConnectError(.unavailable, "cannot resolve \(error.host): \(error.reason)")
+        }
+    }
 
     /// The URL without its user-info (a password in a URL is a secret; never log or store it).
     static func redacted(_ text: String) -> String {
