@@ -230,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "devctlTests",
             dependencies: [
-                "devctl", "DevctlCore", "Protos", "Database", "StackModel",
+                "devctl", "DevctlCore", "Protos", "Database", "StackModel", "Stack",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

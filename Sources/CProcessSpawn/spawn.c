@@ -108,3 +108,11 @@ int devctl_spawn(const char *path, char *const argv[], char *const envp[],
     *pid = child;
     return 0;
 }
+
+int devctl_become_subreaper(void) {
+#ifdef __linux__
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
+#else
+    return ENOSYS;
+#endif
+}

@@ -5,10 +5,16 @@ import Darwin
 #endif
 import CProcessSpawn
 import Foundation
+import Synchronization
 
 /// Starts child processes without leaking descriptors into them (see CProcessSpawn), and waits
 /// for them with `waitpid`.
 public enum ProcessSpawner {
+    /// Children started here that their waiter has not reaped yet. The orphan reaper of a
+    /// subreaper must never take their exit status; the lock is held across the fork so that a
+    /// child that exits at once is registered before anyone can see it.
+    private static let claimed = Mutex<Set<pid_t>>([])
+
     /// Starts `executable` and returns its pid. Negative descriptors mean /dev/null.
     public static func spawn(
         _ executable: String,
@@ -52,7 +58,11 @@ public enum ProcessSpawner {
                     uid: account?.uid ?? uid_t.max, gid: account?.gid ?? gid_t.max,
                     groups: groupBuffer.baseAddress, group_count: Int32(groupBuffer.count)
                 )
-                return devctl_spawn(executable, argv, envp, &options, &pid)
+                return claimed.withLock { claimed in
+                    let result = devctl_spawn(executable, argv, envp, &options, &pid)
+                    if result == 0 { claimed.insert(pid) }
+                    return result
+                }
             }
         }
         guard result == 0 else {
@@ -64,10 +74,20 @@ public enum ProcessSpawner {
     /// Blocks until `pid` exits; returns its exit status, or 128 + signal if a signal killed it.
     public static func wait(for pid: pid_t) -> Int32 {
         var status: Int32 = 0
+        defer { _ = claimed.withLock { $0.remove(pid) } }
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Reaps `pid` unless a ``wait(for:)`` owns it (see ``OrphanReaper``).
+    static func reapIfUnclaimed(_ pid: pid_t) {
+        claimed.withLock { claimed in
+            guard !claimed.contains(pid) else { return }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
     }
 }

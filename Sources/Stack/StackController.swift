@@ -108,20 +108,11 @@ public struct StackController: Sendable {
             }
             report.supervisorStopped = true
         }
-        // Whatever is still alive from the last run (a supervisor killed with -9 leaves its
-        // children only until their parent-death signal lands; check all the same).
-        for record in (state?.processes ?? []).reversed() {
-            guard let pid = record.pid, Self.isProcess(pid, named: record) else { continue }
-            kill(-pid, SIGTERM)
-            kill(pid, SIGTERM)
-            let deadline = ContinuousClock.now.advanced(by: timeout)
-            while Self.isAlive(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            if Self.isAlive(pid) {
-                kill(-pid, SIGKILL)
-                kill(pid, SIGKILL)
-            }
-            report.leftoversStopped.append(record.name)
-        }
+        // Whatever is still alive from the last run (a supervisor killed with -9 whose guard
+        // could not finish, a service that forked a daemon): every process carrying this
+        // stack's marker, whatever its parent or process group now, `command:` services and
+        // their children included.
+        report.leftoversStopped = await StackMarker.stopAll(of: paths.stackID, grace: timeout)
         let database = try DatabaseManager(config: config, repositoryRoot: repositoryRoot, databaseURL: databaseURL, logger: logger)
         if let embedded = database.embedded {
             report.postgresStopped = try await embedded.stop()
@@ -139,22 +130,5 @@ public struct StackController: Sendable {
             try? state.write(to: paths.stateFile)
         }
         return report
-    }
-
-    static func isAlive(_ pid: pid_t) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        // A zombie is gone for our purposes.
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false)
-    }
-
-    /// True when `pid` still is the process the record describes (not a reused pid).
-    static func isProcess(_ pid: pid_t, named record: ProcessRecord) -> Bool {
-        guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        switch record.kind {
-        case .service: return arguments.contains("serve") && arguments.contains(record.name)
-        case .edge: return arguments.first.map { $0.hasSuffix("haproxy") } ?? false
-        }
     }
 }

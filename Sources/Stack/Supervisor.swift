@@ -33,6 +33,8 @@ public actor Supervisor {
     let console: ConsoleStream?
     let database: DatabaseManager
     let plan: [Planned]
+    /// This stack's own copy of the devctl binary (see ``privateCopy(of:paths:)``).
+    let executable: String
     private var state: StackState
     private var children: [String: ChildProcess] = [:]
     private var sinks: [String: LogSink] = [:]
@@ -48,7 +50,10 @@ public actor Supervisor {
         self.console = console
         paths = StackPaths(repositoryRoot: repositoryRoot)
         database = try DatabaseManager(config: config, repositoryRoot: repositoryRoot, databaseURL: options.databaseURL, logger: logger)
-        plan = try Self.makePlan(config: config, options: options, paths: paths, endpoint: database.endpoint)
+        var pinned = options
+        pinned.executable = try Self.privateCopy(of: options.executable, paths: paths)
+        self.executable = pinned.executable
+        plan = try Self.makePlan(config: config, options: pinned, paths: paths, endpoint: database.endpoint)
         state = StackState(supervisorPID: getpid(), startedAt: Date(), detached: options.detached, phase: .starting,
                            processes: plan.map { ProcessRecord(name: $0.name, kind: $0.kind, port: $0.port, url: Self.publicURL($0)) })
     }
@@ -61,6 +66,28 @@ public actor Supervisor {
     }
 
     static func publicURL(_ planned: Planned) -> String { "http://127.0.0.1:\(planned.port)" }
+
+    /// A copy of `executable` taken now, which the stack's services run from: a `swift build`
+    /// while the stack runs replaces the original, and a crash-restarted service must not
+    /// silently come back as different code. Copies of stacks that are gone are removed.
+    static func privateCopy(of executable: String, paths: StackPaths) throws -> String {
+        try paths.createDirectories()
+        let fileManager = FileManager.default
+        for name in (try? fileManager.contentsOfDirectory(atPath: paths.binaryDirectory)) ?? [] {
+            // devctl.PID: the supervisor that uses it; keep those whose process still runs.
+            if let pid = pid_t(name.split(separator: ".").last ?? ""), kill(pid, 0) == 0 { continue }
+            try? fileManager.removeItem(atPath: paths.binaryDirectory + "/" + name)
+        }
+        let copy = paths.binaryDirectory + "/devctl.\(getpid())"
+        try? fileManager.removeItem(atPath: copy)
+        do {
+            try fileManager.copyItem(atPath: executable, toPath: copy)
+        } catch {
+            throw DevctlFailure("cannot copy \(executable) to \(copy): \(error.localizedDescription)",
+                                hint: "the stack runs its services from a copy of devctl taken at `up`; check that \(paths.binaryDirectory) is writable")
+        }
+        return copy
+    }
 
     static func makePlan(config: StackConfig, options: StackOptions, paths: StackPaths, endpoint: PostgresEndpoint) throws -> [Planned] {
         let services = try config.startOrder(of: options.services.isEmpty ? nil : options.services, includeDependencies: options.includeDependencies)
@@ -75,6 +102,8 @@ public actor Supervisor {
             }
             environment["PORT"] = String(service.port)
             if let database = service.database { environment["DATABASE_URL"] = endpoint.url(database: database) }
+            environment[StackMarker.stackVariable] = paths.stackID
+            environment[StackMarker.processVariable] = service.name
             // A service with its own `command` (Go, Node …) runs that, from the repository root.
             let program = service.command.map { command in
                 (command[0].contains("/") ? command[0] : Subprocess.findExecutable(command[0]) ?? command[0], Array(command.dropFirst()))
@@ -99,6 +128,8 @@ public actor Supervisor {
                 }
                 environment[EdgeConfig.secretVariable] = secret
             }
+            environment[StackMarker.stackVariable] = paths.stackID
+            environment[StackMarker.processVariable] = "edge"
             plan.append(Planned(name: "edge", kind: .edge, port: config.edge.port, executable: haproxy,
                                 arguments: ["-f", paths.edgeConfigFile, "-db"], environment: environment,
                                 readinessURL: "http://127.0.0.1:\(config.edge.port)\(EdgeConfig.healthPath)",
@@ -120,6 +151,7 @@ public actor Supervisor {
         let deadline = ContinuousClock.now.advanced(by: options.readyTimeout)
         do {
             try preflight()
+            try startContainment()
             try await writeEdgeConfig()
             try await startDatabase()
             for planned in plan {
@@ -139,6 +171,22 @@ public actor Supervisor {
             await shutdown(finalPhase: .failed)
             throw error
         }
+    }
+
+    /// Whatever the services start stays within the stack: orphans come to the supervisor (a
+    /// child subreaper, which reaps them), and a guard process stops every marked process when
+    /// the supervisor ends, even by `kill -9`.
+    private func startContainment() throws {
+        OrphanReaper.becomeSubreaper()
+        Task.detached {
+            while true {
+                OrphanReaper.reapOrphans()
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        let log = open(paths.logFile(for: "stack-guard"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer { if log >= 0 { close(log) } }
+        try StackGuard.start(executable: executable, stackID: paths.stackID, log: log)
     }
 
     /// Every port the stack needs must be free before anything starts.
@@ -329,16 +377,17 @@ public actor Supervisor {
         lock = nil
     }
 
-    /// SIGTERM, wait up to the stop timeout, then SIGKILL.
+    /// SIGTERM to the process's group, wait up to the stop timeout for it and every other member
+    /// of its group (a shell's background job outlives the shell), then SIGKILL the group.
     private func stop(_ name: String) async {
         guard let child = children[name] else { return }
         note("\(name): stopping")
         child.signal(SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: options.stopTimeout)
-        while children[name] != nil, ContinuousClock.now < deadline {
+        while children[name] != nil || !ProcessTable.members(ofGroup: child.pid).isEmpty, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if children[name] != nil {
+        if children[name] != nil || !ProcessTable.members(ofGroup: child.pid).isEmpty {
             note("\(name): did not stop within \(options.stopTimeout); killing it")
             child.signal(SIGKILL)
             while children[name] != nil { try? await Task.sleep(for: .milliseconds(20)) }

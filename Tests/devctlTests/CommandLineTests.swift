@@ -41,6 +41,10 @@ import Testing
         let root = try TemporaryFolder.make()
         defer { TemporaryFolder.remove(root) }
         let cases: [([String], [String: String], String)] = [
+            // No signing key in the code: without one (or with an empty one) auth does not start.
+            (["serve", "auth"], [:], "auth: JWT_SECRET is not set (or empty); it has no built-in value"),
+            (["serve", "auth", "--no-config"], ["JWT_SECRET": "", "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/auth_db"], "auth: JWT_SECRET is not set (or empty)"),
+            (["serve", "greeter"], ["DATABASE_URL": ""], "greeter: DATABASE_URL is not set (or empty); it has no built-in value"),
             (["serve", "auth"], ["JWT_SECRET": "short"], "auth: JWT_SECRET is 5 bytes; HS256 needs at least 32"),
             (["serve", "greeter"], ["CALLER_BASE_URL": "not a url"], #"greeter: CALLER_BASE_URL "not a url" is not an http(s) URL"#),
             (["serve", "gateway"], ["CUSTOM_LANG_BASE_URL": "ftp://x"], #"gateway: CUSTOM_LANG_BASE_URL "ftp://x" is not an http(s) URL"#),
@@ -49,6 +53,8 @@ import Testing
             (["serve", "billing"], [:], #"unknown service "billing""#),
         ]
         for (arguments, environment, message) in cases {
+            // A database URL unless the case is about it (no server needed: nothing connects).
+            let environment = ["DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db", "JWT_SECRET": ""].merging(environment) { $1 }
             let output = try await DevctlProcess.run(arguments, in: root, environment: environment)
             #expect(output.status == 2, "\(arguments)")
             #expect(output.stderr.contains(message), "\(output.stderr)")

@@ -22,4 +22,8 @@ typedef struct {
 int devctl_spawn(const char *path, char *const argv[], char *const envp[],
                  const devctl_spawn_options *options, pid_t *pid);
 
+/// Makes this process the child subreaper of its descendants (Linux PR_SET_CHILD_SUBREAPER):
+/// orphans are re-parented to it rather than to init. Returns 0 or an errno.
+int devctl_become_subreaper(void);
+
 #endif
