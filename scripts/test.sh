@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-# protoc-gen-swift is a peer of `devctl gen` in the tests (and what buf.gen.yaml runs).
-swift build --product protoc-gen-swift
+# The README's own set-up first, as a new user would: only devctl is built, and the first verb
+# that needs protoc-gen-swift (`devctl gen`) must build it by itself. Then the drift check.
+swift build --product devctl
+"$(swift build --show-bin-path)/devctl" gen --check
 swift build --build-tests
 swift test --skip-build "$@"
 # CI's clone is throw-away: there `devctl new service` is also tested end to end in place

@@ -15,12 +15,16 @@ public struct CodeGenerator: Sendable {
     public let config: GenerateConfig
     /// Mixed into the cache key, so a new devctl regenerates.
     public let toolVersion: String
+    /// Told what takes long (building a missing plugin), for the command to show.
+    public let progress: @Sendable (String) -> Void
 
-    public init(repositoryRoot: String, configPath: String = GenerateConfig.fileName, toolVersion: String) throws {
+    public init(repositoryRoot: String, configPath: String = GenerateConfig.fileName, toolVersion: String,
+                progress: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.repositoryRoot = repositoryRoot
         self.configPath = configPath
         self.config = try GenerateConfig.load(repositoryRoot: repositoryRoot, path: configPath)
         self.toolVersion = toolVersion
+        self.progress = progress
     }
 
     /// One cache per template, so two templates never take each other's outputs for stale ones.
@@ -41,7 +45,8 @@ public struct CodeGenerator: Sendable {
             )
         }
         let protoc = try ProtoCompiler.locate()
-        let argvs = try config.plugins.map { try resolve($0) }
+        var argvs: [[String]] = []
+        for plugin in config.plugins { argvs.append(try await resolve(plugin)) }
         var inputs: [(directory: String, files: [String])] = []
         for directory in config.inputs {
             inputs.append((directory, try ProtoCompiler.protoFiles(in: repositoryRoot, directory: directory)))
@@ -138,10 +143,21 @@ public struct CodeGenerator: Sendable {
 
     /// The program and arguments of a `local` plugin, resolved to an absolute path.
     /// Names are looked up on PATH, then in this package's `.build/{debug,release}` (where
-    /// `swift build --product protoc-gen-swift` puts it).
-    private func resolve(_ plugin: PluginConfig) throws -> [String] {
+    /// `swift build --product protoc-gen-swift` puts it). A missing protoc-gen-swift in a package
+    /// that provides it (swift-protobuf is a dependency) is built on first need, so every verb
+    /// works right after `swift build --product devctl`.
+    private func resolve(_ plugin: PluginConfig) async throws -> [String] {
         guard case .local(let argv) = plugin.source, let program = argv.first else { return [] }
         if ConnectSwiftGenerator.isBuiltIn(argv) { return [] } // runs in-process
+        let buildFolders = [".build/debug", ".build/release"].map { repositoryRoot + "/" + $0 }
+        // protoc-gen-swift (by name, or through buf.gen.yaml's launcher) is built by this
+        // package: on first need devctl builds it, saying so, rather than failing or running a
+        // silent minute-long build inside the plugin call.
+        if (program as NSString).lastPathComponent == "protoc-gen-swift",
+           !buildFolders.contains(where: { FileManager.default.isExecutableFile(atPath: $0 + "/protoc-gen-swift") }),
+           !program.contains("/") ? Subprocess.findExecutable(program) == nil : true {
+            try await buildSwiftPlugin()
+        }
         if program.contains("/") {
             let absolute = program.hasPrefix("/") ? program : repositoryRoot + "/" + program
             guard FileManager.default.isExecutableFile(atPath: absolute) else {
@@ -149,7 +165,6 @@ public struct CodeGenerator: Sendable {
             }
             return [absolute] + argv.dropFirst()
         }
-        let buildFolders = [".build/debug", ".build/release"].map { repositoryRoot + "/" + $0 }
         guard let found = Subprocess.findExecutable(program, extraDirectories: buildFolders) else {
             let hint = program == "protoc-gen-swift"
                 ? "build it: swift build --product protoc-gen-swift"
@@ -157,6 +172,21 @@ public struct CodeGenerator: Sendable {
             throw DevctlFailure("plugin \(program) was not found on PATH or in .build/{debug,release}", hint: hint, exitCode: 2)
         }
         return [found] + argv.dropFirst()
+    }
+
+    /// `swift build --product protoc-gen-swift` in the repository, when its package can build it.
+    private func buildSwiftPlugin() async throws {
+        let manifest = (try? String(contentsOfFile: repositoryRoot + "/Package.swift", encoding: .utf8)) ?? ""
+        guard manifest.contains("swift-protobuf"), let swift = Subprocess.findExecutable("swift") else { return }
+        progress("protoc-gen-swift is not built yet: building it now (swift build --product protoc-gen-swift; first use only, about a minute)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let build = try await Subprocess(swift, ["build", "--product", "protoc-gen-swift"], workingDirectory: repositoryRoot).output()
+        guard build.succeeded else {
+            let tail = (build.stderr + build.stdout).split(separator: "\n").suffix(15).joined(separator: "\n")
+            throw DevctlFailure("building protoc-gen-swift failed:\n\(tail)", hint: "run `swift build --product protoc-gen-swift` in \(repositoryRoot) to see the whole output")
+        }
+        progress("protoc-gen-swift built in \((clock.now - start).components.seconds) s")
     }
 
     /// Files under the plugins' out folders that devctl generated before (or that say

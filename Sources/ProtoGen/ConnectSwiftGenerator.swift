@@ -13,8 +13,11 @@ public enum ConnectSwiftGenerator {
     public static let pluginName = "protoc-gen-connect-swift"
 
     /// Whether a `local:` argv names this built-in generator.
+    /// The built-in generator by name, as `devctl protoc-plugin connect-swift`, or through a
+    /// launcher named after it (buf.gen.yaml's `scripts/plugins/protoc-gen-connect-swift`).
     public static func isBuiltIn(_ argv: [String]) -> Bool {
-        argv == [pluginName] || argv == ["devctl", "protoc-plugin", "connect-swift"]
+        guard let program = argv.first else { return false }
+        return (argv.count == 1 && (program as NSString).lastPathComponent == pluginName) || argv == ["devctl", "protoc-plugin", "connect-swift"]
     }
 
     /// Options: `Visibility=Public|Internal|Package`, `FileNaming=FullPath|PathToUnderscores|DropPath`.

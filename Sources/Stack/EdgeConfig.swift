@@ -39,6 +39,8 @@ public struct EdgeConfig: Sendable {
             "    log global",
             "    option httplog",
             "    option dontlognull",
+            "    # The client's address for the services (auth throttles failed logins per client).",
+            "    option forwardfor",
             "    timeout connect 2s",
             "    timeout client 60s",
             "    timeout server 60s",
@@ -64,6 +66,8 @@ public struct EdgeConfig: Sendable {
             "    monitor-uri \(Self.healthPath)",
             "    # Identity comes from the token only: a client's own X-User-Id never reaches a service.",
             "    http-request del-header X-User-Id",
+            "    # Only the edge says who the client is: what a client sends as X-Forwarded-For is dropped.",
+            "    http-request del-header X-Forwarded-For",
         ]
         for route in routes {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")

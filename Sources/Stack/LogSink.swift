@@ -55,14 +55,17 @@ final class LogSink: Sendable {
     }
 }
 
-/// The foreground's merged output: `name | line`, names aligned, coloured on a terminal.
+/// The foreground's merged output: `name | line`, names aligned, coloured on a terminal; with
+/// `human`, the services' JSON lines rendered by ``HumanLogFormat``.
 public final class ConsoleStream: Sendable {
     private let width: Int
     private let colours: [String: String]
+    private let human: Bool
     private let lock = Mutex(())
 
     /// `names`: every process that will write (for alignment and stable colours).
-    public init(names: [String], colour: Bool) {
+    public init(names: [String], colour: Bool, human: Bool = false) {
+        self.human = human
         width = names.map(\.count).max() ?? 0
         let palette = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
         var colours: [String: String] = [:]
@@ -75,7 +78,7 @@ public final class ConsoleStream: Sendable {
     public func write(name: String, line: String) {
         let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
         let prefix = colours[name].map { "\u{1B}[\($0)m\(padded) |\u{1B}[0m" } ?? "\(padded) |"
-        emit("\(prefix) \(line)\n")
+        emit("\(prefix) \(human ? HumanLogFormat.render(line) : line)\n")
     }
 
     /// A line from devctl itself (progress, errors), under the `devctl` name.

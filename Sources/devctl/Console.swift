@@ -14,6 +14,14 @@ enum Console {
         isatty(STDOUT_FILENO) == 1 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
     }()
 
+    /// A line about something slow in progress, on stderr (stdout stays the command's output).
+    static let progress: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data("devctl: \(line)\n".utf8))
+    }
+
+    /// stdout is a terminal (a person reads it): logs are rendered for reading, not as JSON.
+    static let isTerminal: Bool = isatty(STDOUT_FILENO) == 1
+
     /// Logs go to stderr, one line per event; `DEVCTL_LOG_LEVEL` or `--verbose` raise the level.
     static func bootstrapLogging(verbose: Bool) {
         let configured = ProcessInfo.processInfo.environment["DEVCTL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))

@@ -24,7 +24,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repository = try global.repository()
-        let generator = try CodeGenerator(repositoryRoot: repository.root, configPath: template, toolVersion: DevctlVersion.current)
+        let generator = try CodeGenerator(repositoryRoot: repository.root, configPath: template, toolVersion: DevctlVersion.current, progress: Console.progress)
         let report = try await generator.run(check: check)
         if global.json {
             try Console.printJSON(report)

@@ -33,7 +33,7 @@ struct LogsCommand: AsyncParsableCommand {
             throw ValidationError("no process named \"\(name)\"; known: \(known.joined(separator: ", "))")
         }
         let selected = (names.isEmpty ? known : names).filter { !names.isEmpty || FileManager.default.fileExists(atPath: paths.logFile(for: $0)) }
-        let console = ConsoleStream(names: selected, colour: Console.isInteractive)
+        let console = ConsoleStream(names: selected, colour: Console.isInteractive, human: Console.isTerminal && !global.json)
         var offsets: [String: UInt64] = [:]
         for name in selected {
             let path = paths.logFile(for: name)

@@ -84,7 +84,7 @@ struct NewServiceCommand: AsyncParsableCommand {
         if !dryRun {
             try await scaffolder.apply(plan) { step in
                 guard step == "gen" else { return }
-                _ = try await CodeGenerator(repositoryRoot: repository.root, configPath: "buf.gen.yaml", toolVersion: DevctlVersion.current).run(check: false)
+                _ = try await CodeGenerator(repositoryRoot: repository.root, configPath: "buf.gen.yaml", toolVersion: DevctlVersion.current, progress: Console.progress).run(check: false)
             }
         }
         if global.json {

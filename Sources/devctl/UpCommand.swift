@@ -58,7 +58,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         // Plans (and checks names) before anything starts.
         let names = try Supervisor.plannedNames(config: repository.config, options: options)
-        let console = supervise ? nil : ConsoleStream(names: names + ["devctl"], colour: Console.isInteractive)
+        let console = supervise ? nil : ConsoleStream(names: names + ["devctl"], colour: Console.isInteractive, human: Console.isTerminal && !global.json)
         let supervisor = try Supervisor(config: repository.config, repositoryRoot: repository.root, options: options,
                                         console: console, logger: Logger(label: "devctl.up"))
         let signals = StopSignals()

@@ -10,16 +10,20 @@ import Testing
 
     private func copyInputs(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for item in ["proto", "buf.yaml", "buf.gen.yaml", "devctl.yaml"] {
+        for item in ["proto", "buf.yaml", "buf.gen.yaml", "devctl.yaml", "scripts/plugins"] {
+            try FileManager.default.createDirectory(atPath: (directory + "/" + item as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: Self.repositoryRoot + "/" + item, toPath: directory + "/" + item)
         }
+        // The launchers run what this package built (as they would in the repository itself).
+        try FileManager.default.createSymbolicLink(atPath: directory + "/.build", withDestinationPath: Self.repositoryRoot + "/.build")
     }
 
     private func tree(_ directory: String) -> [String: Data] {
         var files: [String: Data] = [:]
         let enumerator = FileManager.default.enumerator(atPath: directory)
         while let path = enumerator?.nextObject() as? String {
-            guard !path.hasPrefix("proto/"), !path.hasPrefix(".devctl"), !["buf.yaml", "buf.gen.yaml", "devctl.yaml"].contains(path) else { continue }
+            guard !path.hasPrefix("proto/"), !path.hasPrefix(".devctl"), !path.hasPrefix("scripts"), !path.hasPrefix(".build"),
+                  !["buf.yaml", "buf.gen.yaml", "devctl.yaml"].contains(path) else { continue }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
                 files[path] = FileManager.default.contents(atPath: directory + "/" + path)
@@ -37,15 +41,12 @@ import Testing
 
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-bufpeer-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let ours = base + "/devctl", theirs = base + "/buf", bin = base + "/bin"
+        let ours = base + "/devctl", theirs = base + "/buf"
         try copyInputs(to: ours)
         try copyInputs(to: theirs)
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        // buf runs `local:` plugins from PATH: devctl's generator through its plugin-name symlink.
-        try FileManager.default.createSymbolicLink(atPath: bin + "/" + ConnectSwiftGenerator.pluginName, withDestinationPath: devctl)
-        try FileManager.default.createSymbolicLink(atPath: bin + "/protoc-gen-swift", withDestinationPath: build + "/protoc-gen-swift")
-
-        let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        // No symlinks or PATH entries made by hand: buf.gen.yaml's launchers find the plugins,
+        // as they do for a user who runs `buf generate` after the README's set-up.
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let generated = try await Subprocess(devctl, ["gen"], environment: ["PATH": path], workingDirectory: ours).output()
         #expect(generated.status == 0, "devctl gen: \(generated.stderr)")
         let result = try await Subprocess(buf, ["generate"], environment: ["PATH": path, "BUF_CACHE_DIR": base + "/buf-cache"], workingDirectory: theirs).output()

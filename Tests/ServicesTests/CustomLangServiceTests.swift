@@ -133,3 +133,55 @@ import Testing
         try await fixture.manager.scalar(sql, in: "lang_db")
     }
 }
+
+/// Collects log lines in memory, for tests of what a service logs.
+final class CapturedLogs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [(Logger.Level, String, Logger.Metadata)] = []
+
+    func append(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) {
+        lock.withLock { lines.append((level, message, metadata)) }
+    }
+
+    var entries: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] { lock.withLock { lines } }
+
+    func logger(level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: "captured") { _ in Handler(sink: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var logLevel: Logger.Level = .info
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.append(event.level, event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })
+        }
+    }
+}
+
+@Suite struct RequestLogLevelTests {
+    @Test func probesAndScrapesLogAtDebugRealRequestsAtInfo() async throws {
+        try await ServiceDatabaseFixture.with([ServiceDatabaseFixture.customLang]) { fixture in
+            let logs = CapturedLogs()
+            let platform = try ServicePlatform(settings: CustomLangService.settings(environment: ["DATABASE_URL": fixture.url(ServiceDatabaseFixture.customLang)]),
+                                               logger: logs.logger(level: .info))
+            let service = try await CustomLangService.make(platform: platform)
+            let router = platform.makeRouter()
+            service.addRoutes(to: router)
+            try await platform.makeApplication(router: router).test(.router) { client in
+                for path in ["/healthz", "/readyz", "/metrics", "/healthz"] {
+                    _ = try await client.execute(uri: path, method: .get)
+                }
+                _ = try await client.execute(uri: "/api/lang", method: .get)
+            }
+            let requests = logs.entries.filter { $0.message == "request" }
+            #expect(requests.map { $0.metadata["route"].map { "\($0)" } ?? "?" } == ["/api/lang"])
+        }
+    }
+}

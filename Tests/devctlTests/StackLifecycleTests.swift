@@ -78,6 +78,18 @@ import Testing
             #expect(refused.status == 401, "\(headers)")
             #expect(refused.json["code"] as? String == "unauthenticated")
         }
+        // Password guessing through the edge: a forged X-Forwarded-For does not make each guess
+        // look like a new client (the edge replaces it), so one client's guesses across accounts
+        // are throttled after 20, and a token's whole-second exp is what HAProxy's int check reads.
+        var guesses: [Int] = []
+        for index in 0..<22 {
+            let guess = try await fixture.request(.POST, "/auth/login", json: #"{"email":"guess\#(index)@example.com","password":"guess-\#(index)-x"}"#,
+                                                  headers: ["X-Forwarded-For": "198.51.100.\(index)"])
+            guesses.append(guess.status)
+        }
+        #expect(guesses.prefix(20).allSatisfy { $0 == 401 }, "\(guesses)")
+        #expect(guesses.last == 429, "\(guesses)")
+
         // Unknown path, CORS preflight.
         #expect(try await fixture.request(.GET, "/nowhere").status == 404)
         let preflight = try await fixture.request(.OPTIONS, "/greeter.v1.GreeterService/Greet",

@@ -7,6 +7,9 @@ import Logging
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
+    /// Health probes and metrics scrapes: logged at debug.
+    static var routineRequests: Set<String> { ["/healthz", "/readyz", "/metrics"] }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let clock = ContinuousClock()
         let start = clock.now
@@ -35,6 +38,9 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             metadata["procedure"] = "\(procedure)"
             metadata["code"] = "\(code)"
         }
-        context.logger.info("request", metadata: metadata)
+        // Probes and scrapes come every second from the supervisor and the edge: at info they
+        // would bury every real request (and fill the log files of an idle stack).
+        let level: Logger.Level = Self.routineRequests.contains(request.uri.path) ? .debug : .info
+        context.logger.log(level: level, "request", metadata: metadata)
     }
 }
