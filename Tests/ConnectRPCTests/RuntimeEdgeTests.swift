@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Protos
@@ -133,33 +134,55 @@ import Testing
 }
 
 /// The one deadline helper: it answers at the deadline or on cancellation, never waiting for
-/// an operation that ignores cancellation.
+/// an operation that ignores cancellation. Checked by order, not by the clock: the operation is
+/// held until the test lets it go, after the helper has answered (a helper that waited would
+/// only answer once the gate's 60 s fallback opened it, and the order check would fail).
 @Suite struct DeadlineTests {
-    /// Sleeps without looking at cancellation (a blocking call, a sent query).
-    static func stubborn(_ milliseconds: Int) async {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
+    /// Holds operations that ignore cancellation until `open()` (or 60 s, so that a broken helper
+    /// fails the test instead of hanging it).
+    final class Gate: Sendable {
+        private let semaphore = DispatchSemaphore(value: 0)
+        private let opened = NIOLockedValueBox(false)
+
+        var isOpen: Bool { opened.withLockedValue { $0 } }
+
+        func open() {
+            opened.withLockedValue { $0 = true }
+            semaphore.signal()
+        }
+
+        /// Waits for the gate without looking at cancellation (a blocking call, a sent query).
+        func pass() async {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    if self.semaphore.wait(timeout: .now() + 60) == .timedOut { self.opened.withLockedValue { $0 = true } }
+                    self.semaphore.signal()
+                    continuation.resume()
+                }
+            }
         }
     }
 
     struct Late: Error {}
 
     @Test func theDeadlineAnswersWithoutWaitingForTheOperation() async throws {
-        let start = ContinuousClock.now
+        let gate = Gate()
         await #expect(throws: Late.self) {
-            try await withTimeout(.milliseconds(100), { await Self.stubborn(5000); return 1 }, onTimeout: { Late() })
+            try await withTimeout(.milliseconds(100), { await gate.pass(); return 1 }, onTimeout: { Late() })
         }
-        #expect(ContinuousClock.now - start < .seconds(4))
+        #expect(!gate.isOpen, "the helper waited for the operation")
+        gate.open()
     }
 
     @Test func aCancellationThatArrivesFirstIsNotLost() async throws {
-        let start = ContinuousClock.now
+        let gate = Gate()
         let task = Task {
             // Cancelled before the helper starts its tasks: it must answer at once all the same.
             withUnsafeCurrentTask { $0?.cancel() }
-            return try await withTimeout(.seconds(30), { await Self.stubborn(5000); return 1 }, onTimeout: { Late() })
+            return try await withTimeout(.seconds(120), { await gate.pass(); return 1 }, onTimeout: { Late() })
         }
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(4))
+        #expect(!gate.isOpen, "the cancellation was lost: the helper waited for the operation")
+        gate.open()
     }
 }

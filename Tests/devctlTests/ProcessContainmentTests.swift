@@ -63,7 +63,7 @@ import Testing
 
         let down = try await DevctlProcess.run(["down", "--timeout", "3"], in: root)
         #expect(down.status == 0, "\(down.stderr)")
-        #expect(await Self.waitUntil(.seconds(5)) { Self.marked(root).isEmpty }, "left after down: \(Self.marked(root))")
+        #expect(await Self.waitUntil(.seconds(20)) { Self.marked(root).isEmpty }, "left after down: \(Self.marked(root))")
 
         // Again, and this time the supervisor dies without a chance to clean up.
         let again = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)
@@ -72,7 +72,7 @@ import Testing
         let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/.devctl/run/stack.json"))) as? [String: Any]
         let supervisor = try #require(state?["supervisorPID"] as? Int32)
         #expect(kill(supervisor, SIGKILL) == 0)
-        #expect(await Self.waitUntil(.seconds(15)) { Self.marked(root).isEmpty }, "left after kill -9 of the supervisor: \(Self.marked(root))")
+        #expect(await Self.waitUntil(.seconds(30)) { Self.marked(root).isEmpty }, "left after kill -9 of the supervisor: \(Self.marked(root))")
         let cleanup = try await DevctlProcess.run(["down", "--purge", "--yes", "--timeout", "3"], in: root)
         #expect(cleanup.status == 0, "\(cleanup.stderr)")
     }

@@ -101,6 +101,10 @@ import Testing
 
         let status = try await fixture.devctl(["status", "--json"])
         #expect(status.status == 0, "\(status.stdout)")
+        // Services run from the stack's own copy of devctl, not the build output a later
+        // `swift build` replaces.
+        let greeterExecutable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(try #require(Self.pid(of: "greeter", in: DevctlProcess.json(status))))/exe")
+        #expect(greeterExecutable.hasPrefix(fixture.root + "/.devctl/run/bin/devctl."), "\(greeterExecutable)")
         #expect(try DevctlProcess.json(status)["ready"] as? Bool == true)
 
         // kill -9 greeter under load: no request hangs (each is answered within 3 s: 200 once

@@ -29,8 +29,8 @@ public struct AuthService: BundledService {
     let tokenLifetime: Duration
     /// Checked against when the email is unknown, so both paths cost one bcrypt verification.
     let decoyHash: String
-    let accountThrottle = LoginThrottle(policy: .account)
-    let clientThrottle = LoginThrottle(policy: .client)
+    let accountThrottle: LoginThrottle
+    let clientThrottle: LoginThrottle
     let hashing: WorkGate
 
     /// The configuration from the environment, with devctl.yaml's defaults. `JWT_SECRET` is a
@@ -56,10 +56,20 @@ public struct AuthService: BundledService {
         guard let concurrency = Int(concurrencyText), concurrency > 0 else {
             throw ServiceStartupError(service: name, message: "AUTH_MAX_CONCURRENT_HASHES \"\(concurrencyText)\" is not a positive number")
         }
+        // The first lock after the free failures (`AUTH_LOCKOUT`, default 2 s); it doubles from there.
+        let lockoutText = platform.settings["AUTH_LOCKOUT"] ?? "2s"
+        guard let lockout = ServiceSettings.parseDuration(lockoutText) else {
+            throw ServiceStartupError(service: name, message: "AUTH_LOCKOUT \"\(lockoutText)\" is not a duration (e.g. 2s, 500ms)")
+        }
+        var account = LoginThrottle.Policy.account, client = LoginThrottle.Policy.client
+        account.baseLockout = lockout
+        client.baseLockout = lockout
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let decoy = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash("decoy-password-1", cost: bcryptCost) }
-        return AuthService(platform: platform, keys: keys, tokenLifetime: lifetime, decoyHash: decoy, hashing: WorkGate(limit: concurrency))
+        return AuthService(platform: platform, keys: keys, tokenLifetime: lifetime, decoyHash: decoy,
+                           accountThrottle: LoginThrottle(policy: account), clientThrottle: LoginThrottle(policy: client),
+                           hashing: WorkGate(limit: concurrency))
     }
 
     struct Credentials: Decodable {
