@@ -185,3 +185,17 @@ final class CapturedLogs: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct PlatformWithoutDatabaseTests {
+    @Test func aServiceWithoutADatabaseNeedsNoURLAndIsReady() async throws {
+        let settings = ServiceSettings(name: "plain", defaultPort: 1, defaultDatabase: nil, environment: [:])
+        #expect(!settings.usesDatabase && settings.invalidValues.isEmpty)
+        let platform = try ServicePlatform(settings: settings, logger: CapturedLogs().logger())
+        try await platform.makeApplication(router: platform.makeRouter()).test(.router) { client in
+            let response = try await client.execute(uri: "/readyz", method: .get)
+            #expect(response.status == .ok)
+        }
+        // One that has a database must be told where it is.
+        #expect(ServiceSettings(name: "db", defaultPort: 1, defaultDatabase: "db", environment: [:]).invalidValues.first?.hasPrefix("DATABASE_URL is not set") == true)
+    }
+}

@@ -248,7 +248,7 @@ import Testing
         let guardrail = OutboundGuard(allowList: "") { host in
             host == "pinned.test" ? [IPAddress(bytes: [203, 0, 113, 10])] : []
         }
-        let target = try await guardrail.check("https://pinned.test:8443/path", before: .now + .seconds(5))
+        let target = try await guardrail.check("https://pinned.test:8443/path", before: .now + .seconds(120))
         #expect(target.url == "https://pinned.test:8443/path")
         #expect(target.pinnedAddress == "203.0.113.10")
         let configuration = try #require(CallerService.pinnedConfiguration(for: target))
@@ -256,7 +256,7 @@ import Testing
         // Certificates are still checked (against the name, which the URL keeps).
         #expect(configuration.tlsConfiguration == nil)
         // Allow-listed hosts are trusted as configured: no pin, the shared client.
-        let allowed = try await OutboundGuard(allowList: "pinned.test:8443") { _ in [] }.check("https://pinned.test:8443/", before: .now + .seconds(5))
+        let allowed = try await OutboundGuard(allowList: "pinned.test:8443") { _ in [] }.check("https://pinned.test:8443/", before: .now + .seconds(120))
         #expect(allowed.pinnedAddress == nil)
     }
 

@@ -37,7 +37,10 @@ public struct ServicePlatform: Sendable {
         self.logger = logger
         _ = Self.metricsRegistry
         DatabaseMetrics.shared.configure(maximumConnections: Self.maximumConnections)
-        database = PostgresClient(configuration: try Self.postgresConfiguration(settings.databaseURL, service: settings.name), backgroundLogger: logger)
+        // A service without a database still has a (never started) pool, so that the platform's
+        // shape is one; readiness and database calls then know there is none.
+        let url = settings.usesDatabase ? settings.databaseURL : "postgresql://none@127.0.0.1:1/none"
+        database = PostgresClient(configuration: try Self.postgresConfiguration(url, service: settings.name), backgroundLogger: logger)
     }
 
     /// The pool's size; exported as `db_pool_max_connections`.
@@ -80,6 +83,7 @@ public struct ServicePlatform: Sendable {
 
     /// True when the database answers `SELECT 1` within a second (also the `db_up` gauge).
     public func isDatabaseReady() async -> Bool {
+        guard settings.usesDatabase else { return true }
         let ready = await checkDatabase()
         if ready, databaseFailure.withLockedValue({ last in defer { last = nil }; return last != nil }) {
             logger.info("database available again")
@@ -116,6 +120,7 @@ public struct ServicePlatform: Sendable {
         let inFlight = DatabaseMetrics.shared.begin()
         defer { DatabaseMetrics.shared.end(inFlight) }
         do {
+            guard settings.usesDatabase else { throw DatabaseUnavailable() }
             try Task.checkCancellation()
             return try await withTimeout(timeout, body) { DatabaseUnavailable() }
         } catch {
@@ -133,7 +138,7 @@ public struct ServicePlatform: Sendable {
         Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: port ?? settings.port), serverName: settings.name),
-            services: [database],
+            services: settings.usesDatabase ? [database] : [],
             logger: logger
         )
     }

@@ -15,20 +15,24 @@ public struct ServiceSettings: Sendable {
     public var maxBodyBytes: Int
     /// Every variable the service reads, for its own keys (`JWT_SECRET`, `CALLER_BASE_URL` …).
     public var environment: [String: String]
+    /// Whether the service has a database (a `defaultDatabase`, or a `DATABASE_URL` given).
+    public var usesDatabase: Bool
     /// Secret settings the service needs (`JWT_SECRET`): they have no default in code, so an
     /// unset or empty one stops the start instead of falling back to a value anyone can read.
     public var secrets: [String]
 
     /// Reads `environment` (the process's by default) over the defaults. `defaults` must never
-    /// hold a secret: list those in `secrets`.
-    public init(name: String, defaultPort: Int, defaultDatabase: String,
+    /// hold a secret: list those in `secrets`. `defaultDatabase` is the database devctl.yaml
+    /// gives the service (`nil`: it has none, and needs no `DATABASE_URL`).
+    public init(name: String, defaultPort: Int, defaultDatabase: String?,
                 defaults: [String: String] = [:], secrets: [String] = [],
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         // An empty variable counts as unset (as `PORT= devctl serve …` would mean).
         let merged = defaults.merging(environment.filter { !$0.value.isEmpty }) { $1 }
         self.name = name
         self.environment = merged
-        self.secrets = ["DATABASE_URL"] + secrets
+        usesDatabase = defaultDatabase != nil || !(merged["DATABASE_URL"] ?? "").isEmpty
+        self.secrets = (usesDatabase ? ["DATABASE_URL"] : []) + secrets
         host = merged["HOST"] ?? "127.0.0.1"
         port = merged["PORT"].flatMap(Int.init) ?? defaultPort
         databaseURL = merged["DATABASE_URL"] ?? ""
