@@ -17,13 +17,7 @@ import Testing
 /// how GET carries bytes, what counts as accepting gzip, strict timeout headers, deadlines.
 @Suite struct RuntimeEdgeTests {
     private func send(_ port: Int, _ path: String, method: HTTPMethod = .POST, headers: HTTPHeaders = [:], body: [UInt8] = []) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = method
-        request.headers = headers
-        if method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
-        // No decompression: what the server sent is what is checked.
-        let response = try await ConnectClient.sharedHTTPClient.execute(request, timeout: .seconds(10))
-        return (Int(response.status.code), response.headers, try await response.body.collect(upTo: 1 << 20))
+        try await RawHTTP.send(port, path, method: method, headers: headers, body: body)
     }
 
     @Test func errorResponsesKeepHandlerMetadataButNeverTransportHeaders() async throws {

@@ -10,13 +10,8 @@ import Testing
 /// What the server answers to raw HTTP: the protocol's edges, checked byte by byte.
 @Suite struct ServerProtocolTests {
     private func send(_ port: Int, _ path: String, method: HTTPMethod = .POST, headers: HTTPHeaders = [:], body: [UInt8] = []) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = method
-        request.headers = headers
-        if method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let payload = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), response.headers, String(buffer: payload))
+        let response = try await RawHTTP.send(port, path, method: method, headers: headers, body: body)
+        return (response.status, response.headers, String(buffer: response.body))
     }
 
     @Test func unsupportedContentTypeIs415WithAcceptPost() async throws {

@@ -1,8 +1,11 @@
+import AsyncHTTPClient
 import ConnectRPC
 import DevctlCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
+import NIOHTTP1
 import HummingbirdTesting
 import Protos
 
@@ -85,5 +88,17 @@ enum PythonPeers {
             "--py_out=\(output)", "--connectrpc_out=\(output)", "greeter/v1/greeter.proto",
         ], workingDirectory: repositoryRoot).run()
         return output
+    }
+}
+
+/// Raw HTTP to a test server: what the server sent, byte for byte (no decompression).
+enum RawHTTP {
+    static func send(_ port: Int, _ path: String, method: HTTPMethod = .POST, headers: HTTPHeaders = [:], body: [UInt8] = []) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers = headers
+        if method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await ConnectClient.sharedHTTPClient.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), response.headers, try await response.body.collect(upTo: 1 << 20))
     }
 }
