@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "ProtoGenTests",
             dependencies: [
-                "ProtoGen", "DevctlCore", "YAMLSupport",
+                "ProtoGen", "DevctlCore", "YAMLSupport", "TestSupport", "GeneratedGoldens",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"),
             ],
@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StackTests",
-            dependencies: ["Stack", "StackModel", "DevctlCore"],
+            dependencies: ["Stack", "StackModel", "DevctlCore", "TestSupport"],
             exclude: ["Golden"]
         ),
         // libgit2 through pkg-config (Debian libgit2-dev): `devctl manifests` reads the git index.
@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaffoldTests",
-            dependencies: ["Scaffold", "StackModel", "DevctlCore"],
+            dependencies: ["Scaffold", "StackModel", "DevctlCore", "TestSupport"],
             exclude: ["Golden"]
         ),
         // The bundled services and the platform layer they share (Platform/).
@@ -191,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "ServicesTests",
             dependencies: [
-                "Services", "Database", "StackModel", "DevctlCore", "ConnectRPC", "Protos",
+                "Services", "Database", "StackModel", "DevctlCore", "ConnectRPC", "Protos", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -217,7 +217,21 @@ let package = Package(
             ],
             path: "Sources/Protos"
         ),
+        // What the test targets share: golden-file checks, waiting for a condition.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The connect-swift generator's reference output (and the messages it uses), compiled
+        // with the tests: a golden that does not build fails the build, not just a comparison.
+        .target(
+            name: "GeneratedGoldens",
+            dependencies: [
+                "ConnectRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tests/GeneratedGoldens"
+        ),
         .testTarget(name: "DevctlCoreTests", dependencies: ["DevctlCore"]),
+        .testTarget(name: "YAMLSupportTests", dependencies: ["YAMLSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
         .testTarget(
             name: "DatabaseTests",

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# Golden references are rewritten only on an explicit request, never in a test run of this script.
+unset UPDATE_GOLDEN
 
 # The README's own set-up first, as a new user would: only devctl is built, and the first verb
 # that needs protoc-gen-swift (`devctl gen`) must build it by itself. Then the drift check.

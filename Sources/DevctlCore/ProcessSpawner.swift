@@ -20,6 +20,7 @@ public enum ProcessSpawner {
         _ executable: String,
         _ arguments: [String],
         environment extra: [String: String] = [:],
+        inheritEnvironment: Bool = true,
         workingDirectory: String? = nil,
         user: String? = nil,
         newProcessGroup: Bool = false,
@@ -28,7 +29,7 @@ public enum ProcessSpawner {
         stdout: Int32 = -1,
         stderr: Int32 = -1
     ) throws -> pid_t {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         for (key, value) in extra { environment[key] = value }
         var account: SystemUser?
         if let user {

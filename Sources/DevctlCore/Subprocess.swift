@@ -7,15 +7,18 @@ import Foundation
 
 /// Runs a program to completion and captures its output.
 ///
-/// Foundation's `Process` does the work; this type adds what every caller needed: both pipes
+/// ``ProcessSpawner`` does the work; this type adds what every caller needed: both pipes
 /// drained concurrently (a chatty child never blocks on a full pipe), an optional user to run as
 /// (PostgreSQL refuses root), and errors that say which command failed and what it printed.
 public struct Subprocess: Sendable {
     /// The program to run, as an absolute path.
     public var executable: String
     public var arguments: [String]
-    /// Extra environment on top of the current process's environment.
+    /// Extra environment on top of the current process's environment (or the whole
+    /// environment, when `inheritsEnvironment` is false).
     public var environment: [String: String]
+    /// Whether the program starts with this process's environment under `environment`.
+    public var inheritsEnvironment = true
     /// Working directory, or the current one.
     public var workingDirectory: String?
     /// Run as this system user (only possible when we are root).
@@ -62,7 +65,7 @@ public struct Subprocess: Sendable {
         let stdinPipe = try input.map { _ in try CloseOnExecPipe() }
         if input != nil { Subprocess.ignoreBrokenPipes() }
         let pid = try ProcessSpawner.spawn(
-            executable, arguments, environment: environment, workingDirectory: workingDirectory,
+            executable, arguments, environment: environment, inheritEnvironment: inheritsEnvironment, workingDirectory: workingDirectory,
             user: user, stdin: stdinPipe?.read.fileDescriptor ?? -1,
             stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
         )

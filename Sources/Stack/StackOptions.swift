@@ -12,6 +12,9 @@ public struct StackOptions: Sendable {
     public var maxRestarts: Int
     /// How long a process gets between SIGTERM and SIGKILL.
     public var stopTimeout: Duration
+    /// The wait before the first restart of a crashed process; it doubles per crash in a row
+    /// (at most 16 times this). 0.5 s for `up`; tests shorten it.
+    public var firstRestartDelay: Duration = .milliseconds(500)
     /// An external PostgreSQL (`DATABASE_URL`); nil runs the embedded one.
     public var databaseURL: String?
     /// The `devctl` executable the services run as (`devctl serve NAME`).

@@ -192,7 +192,7 @@ public actor Supervisor {
     /// Every port the stack needs must be free before anything starts.
     private func preflight() throws {
         var ports = plan.map { ($0.name, $0.port) }
-        if let embedded = database.embedded, case .running = embedded.state() {} else if database.embedded != nil {
+        if !needsDatabase {} else if let embedded = database.embedded, case .running = embedded.state() {} else if database.embedded != nil {
             ports.append(("postgres", config.postgres.port))
         }
         let taken = ports.filter { !PortProbe.isFree($0.1) }
@@ -214,13 +214,21 @@ public actor Supervisor {
         }
     }
 
+    /// Services of this run that own a database (none: PostgreSQL is not started at all, as
+    /// compose would not start a database no service uses).
+    private var servicesWithDatabases: [String] {
+        plan.filter { $0.kind == .service }.map(\.name).filter { config.service(named: $0)?.database != nil }
+    }
+
+    private var needsDatabase: Bool { !servicesWithDatabases.isEmpty }
+
     private func startDatabase() async throws {
+        guard needsDatabase else { return }
         let report = try await database.startServer()
         state.postgres = .init(address: "\(database.endpoint.host):\(database.endpoint.port)", embedded: database.embedded != nil,
                                startedByStack: report.started)
         note(database.embedded == nil ? "postgres: using DATABASE_URL's server" : (report.started ? "postgres: started" : "postgres: already running"))
-        let names = plan.filter { $0.kind == .service }.map(\.name).filter { config.service(named: $0)?.database != nil }
-        if !names.isEmpty { _ = try await database.initialize(services: names) }
+        _ = try await database.initialize(services: servicesWithDatabases)
         publish()
     }
 
@@ -297,7 +305,7 @@ public actor Supervisor {
         // A process that ran a while before crashing starts its backoff afresh.
         let inARow = ranFor > 30 ? 0 : (crashesInARow[name] ?? 0)
         crashesInARow[name] = inARow + 1
-        let delay = Self.backoff(afterCrashes: inARow)
+        let delay = Self.backoff(afterCrashes: inARow, first: options.firstRestartDelay)
         update(name) {
             $0.state = .restarting
             $0.restarts += 1
@@ -309,9 +317,9 @@ public actor Supervisor {
         }
     }
 
-    /// 0.5 s, doubling per crash in a row, at most 8 s.
-    static func backoff(afterCrashes crashes: Int) -> Duration {
-        .milliseconds(min(8000, 500 << min(crashes, 5)))
+    /// `first` (0.5 s), doubling per crash in a row, at most 16 × `first` (8 s).
+    static func backoff(afterCrashes crashes: Int, first: Duration = .milliseconds(500)) -> Duration {
+        first * (1 << min(crashes, 4))
     }
 
     private func restart(_ planned: Planned) async {

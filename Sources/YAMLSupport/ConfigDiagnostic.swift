@@ -51,8 +51,13 @@ extension ConfigFileError {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 throw ConfigFileError([ConfigDiagnostic(file: file, line: mark.line, keyPath: "", message: "invalid YAML: \(problem)")])
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                // Yams refuses these while composing; say where, like every other problem.
+                let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+                let line = Self.lineOfSecondOccurrence(of: duplicates.first ?? "", in: yaml) ?? context.mark.line
+                throw ConfigFileError([ConfigDiagnostic(file: file, line: line, keyPath: "", message: "duplicate key \(names) in one mapping")])
             default:
                 throw ConfigFileError([ConfigDiagnostic(file: file, line: nil, keyPath: "", message: "invalid YAML: \(error)")])
             }
@@ -61,5 +66,18 @@ extension ConfigFileError {
             throw ConfigFileError([ConfigDiagnostic(file: file, line: nil, keyPath: "", message: "the file is empty")])
         }
         return root
+    }
+
+    /// The line where `key:` appears a second time at the same indentation, if it can be found.
+    static func lineOfSecondOccurrence(of key: String, in yaml: String) -> Int? {
+        var seen: [Int: Int] = [:] // indentation → occurrences
+        for (index, line) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let indentation = line.prefix { $0 == " " }.count
+            let rest = line.dropFirst(indentation)
+            guard rest.hasPrefix(key + ":") else { continue }
+            seen[indentation, default: 0] += 1
+            if seen[indentation] == 2 { return index + 1 }
+        }
+        return nil
     }
 }

@@ -72,17 +72,25 @@ struct TemporaryStack {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Runs `body` with a fresh stack and always cleans up.
+    /// Runs `body` with a fresh stack and always cleans up. The free port is chosen before
+    /// PostgreSQL binds it, so another process can take it meanwhile: then `body` runs again
+    /// on a new stack (at most three times), instead of failing by luck.
     static func with<Result>(_ body: (TemporaryStack) async throws -> Result) async throws -> Result {
-        let stack = try make()
-        do {
-            let result = try await body(stack)
-            await stack.destroy()
-            return result
-        } catch {
-            await stack.destroy()
-            throw error
+        for attempt in 1...3 {
+            let stack = try make()
+            do {
+                let result = try await body(stack)
+                await stack.destroy()
+                return result
+            } catch let error as any UserFacingError where attempt < 3 && error.message.contains("port \(stack.postgresPort)") && error.message.contains("in use") {
+                await stack.destroy()
+                continue
+            } catch {
+                await stack.destroy()
+                throw error
+            }
         }
+        throw DevctlFailure("unreachable")
     }
 
     /// Rows of a one-column text query against one of the stack's databases.

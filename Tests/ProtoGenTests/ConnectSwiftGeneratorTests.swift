@@ -1,14 +1,18 @@
 import DevctlCore
 import Foundation
+import GeneratedGoldens
 import ProtoGen
 import SwiftProtobuf
 import SwiftProtobufPluginLibrary
+import TestSupport
 import Testing
 
-/// The built-in connect-swift generator against committed reference output (golden files).
-/// Set UPDATE_GOLDEN=1 to rewrite the references after an intended change, then review the diff.
+/// The built-in connect-swift generator against committed reference output (golden files in
+/// Tests/GeneratedGoldens, which the `GeneratedGoldens` target compiles with the tests).
+/// `UPDATE_GOLDEN=connect-swift` rewrites the reference after an intended change.
 @Suite struct ConnectSwiftGeneratorTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden").path
+    static let compiledGoldens = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("GeneratedGoldens").path
 
     /// A plugin request for `file` (under Golden/proto), built from protoc's descriptors.
     private func request(_ file: String, parameter: String) async throws -> Google_Protobuf_Compiler_CodeGeneratorRequest {
@@ -29,12 +33,14 @@ import Testing
         #expect(response.error.isEmpty, "\(response.error)")
         let file = try #require(response.file.first)
         #expect(file.name == "library/v1/library.connect.swift")
-        let referencePath = Self.golden + "/library.connect.swift.golden"
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try file.content.write(toFile: referencePath, atomically: true, encoding: .utf8)
-        }
-        let reference = try String(contentsOfFile: referencePath, encoding: .utf8)
-        #expect(file.content == reference, "generated output differs from \(referencePath); rerun with UPDATE_GOLDEN=1 if intended")
+        try Golden.check(file.content, against: Self.compiledGoldens + "/library.connect.swift", group: "connect-swift")
+    }
+
+    /// The reference is compiled (the GeneratedGoldens target): its API is what callers use.
+    @Test func theReferenceCompilesToTheProceduresItNames() {
+        #expect(Library_V1_LibraryServiceProcedures.getBook == "/library.v1.LibraryService/GetBook")
+        #expect(Library_V1_LibraryServiceProcedures.`return` == "/library.v1.LibraryService/Return")
+        #expect(Library_V1_AuditServiceProcedures.record == "/library.v1.AuditService/Record")
     }
 
     @Test func streamingRPCsAreRefusedByName() async throws {

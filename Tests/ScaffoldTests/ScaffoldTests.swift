@@ -2,6 +2,7 @@ import DevctlCore
 import Foundation
 @testable import Scaffold
 import StackModel
+import TestSupport
 import Testing
 
 /// A throw-away repository: the real devctl.yaml, templates/ and service registry.
@@ -43,7 +44,7 @@ struct ScaffoldRepository {
 @Suite struct ScaffoldTests {
     static let golden = ScaffoldRepository.realRoot + "/Tests/ScaffoldTests/Golden"
 
-    /// Each template renders `billing-api` exactly as the golden files say (UPDATE_GOLDEN=1 rewrites them).
+    /// Each template renders `billing-api` exactly as the golden files say (UPDATE_GOLDEN=scaffold rewrites them).
     @Test(arguments: ["swift-rpc", "swift-rest", "go-connect", "node-express"])
     func templateRendersTheGoldenFiles(template: String) throws {
         let repository = try ScaffoldRepository.make()
@@ -53,13 +54,7 @@ struct ScaffoldRepository {
         // devctl.yaml's edit is checked by parsing (applyKeepsDevctlYAMLComments…), not golden:
         // it holds the whole stack.
         for file in plan.files where file.path != "devctl.yaml" {
-            let path = folder + "/" + file.path
-            if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try file.content.write(toFile: path, atomically: true, encoding: .utf8)
-            }
-            let expected = try String(contentsOfFile: path, encoding: .utf8)
-            #expect(file.content == expected, "\(template): \(file.path) differs from its golden file (UPDATE_GOLDEN=1 to accept)")
+            try Golden.check(file.content, against: folder + "/" + file.path, group: "scaffold")
         }
     }
 

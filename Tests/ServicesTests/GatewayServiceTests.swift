@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ConnectRPC
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Protos
 @testable import Services
@@ -11,11 +12,14 @@ import Testing
     typealias Fixture = ServiceDatabaseFixture
 
     static func withGateway(_ fixture: Fixture, customLangURL: String, authURL: String = Live.deadURL(), breakerOpen: String = "30s",
+                            clock: ManualClock? = nil,
                             _ body: @escaping @Sendable (Gateway_V1_GatewayServiceClient) async throws -> Void) async throws {
         let environment = ["DATABASE_URL": fixture.url(Fixture.gateway), "CUSTOM_LANG_BASE_URL": customLangURL, "AUTH_BASE_URL": authURL,
                            "BREAKER_OPEN_DURATION": breakerOpen, "GATEWAY_TIMEOUT": "5s"]
         let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment), logger: Live.logger("gateway"))
-        let gateway = try GatewayService(platform: platform)
+        let now: @Sendable () -> ContinuousClock.Instant
+        if let clock { now = { clock.now } } else { now = { .now } }
+        let gateway = try GatewayService(platform: platform, clock: now)
         try await Live.serve(platform, routes: gateway.addRoutes(to:)) { url in
             try await body(Gateway_V1_GatewayServiceClient(client: ConnectClient(baseURL: url, codec: .json)))
         }
@@ -89,27 +93,59 @@ import Testing
     @Test func breakerOpensAfterFiveFailuresAndClosesAfterThreeTrials() async throws {
         try await Fixture.with([Fixture.gateway]) { fixture in
             let fake = TargetServer()
+            let clock = ManualClock()
             try await fake.run { url, _ in
-                // Open for 2 s: long enough that a slow (loaded, debug) machine still sees it open.
-                try await Self.withGateway(fixture, customLangURL: url, breakerOpen: "2s") { gateway in
+                // The breaker's time is a manual clock: "30 s later" without waiting 30 s.
+                try await Self.withGateway(fixture, customLangURL: url, breakerOpen: "30s", clock: clock) { gateway in
                     for _ in 0..<5 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
                     let sent = fake.hits.withLockedValue { $0 }
-                    // Open: answered at once, custom-lang not contacted.
+                    // Open: answered at once, custom-lang not contacted, even 29 s later.
+                    #expect(await Self.invoke(gateway, "Ada") == .unavailable)
+                    clock.advance(by: .seconds(29))
                     #expect(await Self.invoke(gateway, "Ada") == .unavailable)
                     #expect(fake.hits.withLockedValue { $0 } == sent)
-                    try await Task.sleep(for: .milliseconds(2200))
+                    clock.advance(by: .seconds(2))
                     // Half-open: three trials succeed → closed.
                     for _ in 0..<3 { _ = try await gateway.invokeCustom(.with { $0.name = "trial" }) }
                     for _ in 0..<4 { #expect(await Self.invoke(gateway, "status-500") == .internal) }
                     _ = try await gateway.invokeCustom(.with { $0.name = "still closed" })
                     // A failed trial re-opens it.
                     for _ in 0..<5 { _ = await Self.invoke(gateway, "status-500") }
-                    try await Task.sleep(for: .milliseconds(2200))
+                    clock.advance(by: .seconds(31))
                     #expect(await Self.invoke(gateway, "status-500") == .internal)
                     #expect(await Self.invoke(gateway, "Ada") == .unavailable)
                 }
             }
-            #expect(try await fixture.scalar("SELECT count(*) FROM invocations WHERE attempts = 0 AND code = 'unavailable'", in: Fixture.gateway) == "2")
+            #expect(try await fixture.scalar("SELECT count(*) FROM invocations WHERE attempts = 0 AND code = 'unavailable'", in: Fixture.gateway) == "3")
+        }
+    }
+
+    @Test func retriesStopWhenTheGatewaysRetryBudgetIsSpent() async throws {
+        try await Fixture.with([Fixture.gateway]) { fixture in
+            let fake = TargetServer()
+            try await fake.run { url, _ in
+                try await Self.withGateway(fixture, customLangURL: url) { gateway in
+                    // 503 then a success, over and over: each 503 wants a retry, each success keeps
+                    // the breaker closed. The budget (the gateway's own) runs dry and retries stop.
+                    var sentPer503: [Int] = []
+                    for _ in 0..<30 {
+                        let before = fake.hits.withLockedValue { $0 }
+                        _ = await Self.invoke(gateway, "status-503")
+                        sentPer503.append(fake.hits.withLockedValue { $0 } - before)
+                        _ = try await gateway.invokeCustom(.with { $0.name = "ok" })
+                    }
+                    // The same sequence on a fresh budget with the gateway's parameters.
+                    let model = RetryBudget()
+                    var expected: [Int] = []
+                    for _ in 0..<30 {
+                        model.deposit()
+                        expected.append(model.withdraw() ? 2 : 1)
+                        model.deposit()
+                    }
+                    #expect(sentPer503 == expected)
+                    #expect(expected.first == 2 && expected.last == 1)
+                }
+            }
         }
     }
 
@@ -182,5 +218,17 @@ import Testing
         #expect(!budget.withdraw())
         for _ in 0..<100 { budget.deposit() }
         #expect(budget.available == 2)
+    }
+}
+
+/// A clock that moves only when told to (injected where behaviour depends on time).
+final class ManualClock: Sendable {
+    private let offset = NIOLockedValueBox(Duration.zero)
+    private let base = ContinuousClock.now
+
+    var now: ContinuousClock.Instant { base.advanced(by: offset.withLockedValue { $0 }) }
+
+    func advance(by duration: Duration) {
+        offset.withLockedValue { $0 += duration }
     }
 }

@@ -8,6 +8,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import Services
+import TestSupport
 
 /// Services on real sockets (free ports), for cross-service tests.
 enum Live {
@@ -28,10 +29,13 @@ enum Live {
         }
     }
 
-    /// A base URL nothing listens on.
-    static func deadURL() -> String {
-        "http://127.0.0.1:\(PortProbe.ephemeralPort() ?? 1)"
-    }
+    /// A base URL nothing listens on, for the whole test run: the port is held closed (bound,
+    /// never listening), so connections are refused and nothing else can take it meanwhile.
+    static func deadURL() -> String { closedPort.url }
+
+    private static let closedPort: ClosedPort = {
+        do { return try ClosedPort() } catch { fatalError("cannot hold a closed loopback port: \(error)") }
+    }()
 }
 
 struct TestFailure: Error, CustomStringConvertible {

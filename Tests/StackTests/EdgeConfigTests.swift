@@ -2,6 +2,7 @@ import DevctlCore
 import Foundation
 @testable import Stack
 import StackModel
+import TestSupport
 import Testing
 
 @Suite struct EdgeConfigTests {
@@ -12,14 +13,10 @@ import Testing
         try StackConfig.load(contentsOf: repositoryRoot + "/devctl.yaml")
     }
 
-    /// The repository's devctl.yaml renders to the committed config (UPDATE_GOLDEN=1 rewrites it).
+    /// The repository's devctl.yaml renders to the committed config (UPDATE_GOLDEN=edge rewrites it).
     @Test func rendersTheGoldenConfig() throws {
         let rendered = EdgeConfig(model: try Self.repositoryConfig().routeModel).render()
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try rendered.write(toFile: Self.golden, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
-        #expect(rendered == expected, "run UPDATE_GOLDEN=1 swift test --filter EdgeConfigTests to accept the new output")
+        try Golden.check(rendered, against: Self.golden, group: "edge")
     }
 
     /// HAProxy itself accepts the config (a missing haproxy fails the test: it is required).

@@ -13,15 +13,24 @@ enum DevctlProcess {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
-        return "devctl"
+        // Never whatever `devctl` is on PATH: a stale binary would be tested instead of this build.
+        fatalError("the devctl binary built beside the test bundle (\(testBinary)) was not found: run swift build first")
     }()
 
+    /// The environment devctl runs with: only what a process needs to find its tools (PATH, HOME,
+    /// the locale), never the developer's settings (`DEVCTL_CONFIG`, an exported `JWT_SECRET` or
+    /// `DATABASE_URL`, `UPDATE_GOLDEN` …), plus `environment`.
+    static func cleanEnvironment(_ environment: [String: String]) -> [String: String] {
+        let inherited = ProcessInfo.processInfo.environment
+        var clean: [String: String] = ["NO_COLOR": "1"]
+        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"] { clean[key] = inherited[key] }
+        return clean.merging(environment) { $1 }
+    }
+
     static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> Subprocess.Output {
-        var environment = environment
-        environment["NO_COLOR"] = environment["NO_COLOR"] ?? "1"
-        // A DATABASE_URL from the caller's shell must not redirect the tests.
-        environment["DATABASE_URL"] = environment["DATABASE_URL"] ?? ""
-        return try await Subprocess(executable, arguments, environment: environment, workingDirectory: directory).output()
+        var process = Subprocess(executable, arguments, environment: cleanEnvironment(environment), workingDirectory: directory)
+        process.inheritsEnvironment = false
+        return try await process.output()
     }
 
     static func json(_ output: Subprocess.Output) throws -> [String: Any] {

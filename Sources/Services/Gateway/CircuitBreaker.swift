@@ -17,8 +17,12 @@ final class CircuitBreaker: Sendable {
     let halfOpenTrials: Int
     private let state = NIOLockedValueBox(State.closed(consecutiveFailures: 0))
     private let gauge: Gauge
+    /// Where "now" comes from: the system clock, or a test's manual one.
+    let clock: @Sendable () -> ContinuousClock.Instant
 
-    init(name: String, failureThreshold: Int = 5, openDuration: Duration = .seconds(30), halfOpenTrials: Int = 3) {
+    init(name: String, failureThreshold: Int = 5, openDuration: Duration = .seconds(30), halfOpenTrials: Int = 3,
+         clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.clock = clock
         self.failureThreshold = failureThreshold
         self.openDuration = openDuration
         self.halfOpenTrials = halfOpenTrials
@@ -34,7 +38,8 @@ final class CircuitBreaker: Sendable {
         case rejected(retryAfter: Duration)
     }
 
-    func admit(now: ContinuousClock.Instant = .now) -> Admission {
+    func admit(now: ContinuousClock.Instant? = nil) -> Admission {
+        let now = now ?? clock()
         let (admission, state) = self.state.withLockedValue { state -> (Admission, State) in
             switch state {
             case .closed:
@@ -55,7 +60,7 @@ final class CircuitBreaker: Sendable {
 
     /// Reports how an admitted call went: `nil` when it says nothing about the upstream (the
     /// caller gave up first); a half-open trial slot is then handed back for another call.
-    func record(_ success: Bool?, now: ContinuousClock.Instant = .now) {
+    func record(_ success: Bool?, now: ContinuousClock.Instant? = nil) {
         guard let success else {
             let state = self.state.withLockedValue { state -> State in
                 if case .halfOpen(let admitted, let succeeded) = state { state = .halfOpen(admitted: max(succeeded, admitted - 1), succeeded: succeeded) }
@@ -68,7 +73,8 @@ final class CircuitBreaker: Sendable {
     }
 
     /// Reports how an admitted call went.
-    func record(success: Bool, now: ContinuousClock.Instant = .now) {
+    func record(success: Bool, now: ContinuousClock.Instant? = nil) {
+        let now = now ?? clock()
         let state = self.state.withLockedValue { state -> State in
             switch state {
             case .closed(let failures):

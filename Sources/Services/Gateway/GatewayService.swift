@@ -46,12 +46,13 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         try Self(platform: platform)
     }
 
-    public init(platform: ServicePlatform) throws {
+    /// - Parameter clock: the breaker's time (tests pass a manual clock instead of sleeping).
+    public init(platform: ServicePlatform, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.platform = platform
         customLangURL = try Self.baseURL(platform, "CUSTOM_LANG_BASE_URL")
         authURL = try Self.baseURL(platform, "AUTH_BASE_URL")
         timeout = platform.duration("GATEWAY_TIMEOUT", default: .seconds(5))
-        breaker = CircuitBreaker(name: "custom-lang", openDuration: platform.duration("BREAKER_OPEN_DURATION", default: .seconds(30)))
+        breaker = CircuitBreaker(name: "custom-lang", openDuration: platform.duration("BREAKER_OPEN_DURATION", default: .seconds(30)), clock: clock)
         retryBudget = RetryBudget()
     }
 
