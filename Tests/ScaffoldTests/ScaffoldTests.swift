@@ -110,7 +110,8 @@ struct ScaffoldRepository {
         defer { repository.remove() }
         let before = repository.snapshot()
         let plan = try repository.scaffolder.plan(ScaffoldRequest(name: "billing", expose: true, dependsOn: ["caller"]))
-        #expect(plan.port == 8100 || plan.port > 8100)
+        // The first free port from 8100: devctl.yaml uses none of 8100….
+        #expect(plan.port == 8100)
 
         // A post-step that fails: everything written is taken back.
         struct GenFailed: Error {}
@@ -131,6 +132,23 @@ struct ScaffoldRepository {
         #expect(registry.contains("        GreeterService.self,"))
         // A second run refuses: the service exists now.
         #expect(throws: ScaffoldError.self) { _ = try repository.scaffolder.plan(ScaffoldRequest(name: "billing")) }
+        // … and the next service gets the next port.
+        #expect(try repository.scaffolder.plan(ScaffoldRequest(name: "ledger")).port == 8101)
+    }
+
+    @Test func aFileThatAppearsBetweenPlanAndApplyStopsTheApplyWithNothingWritten() async throws {
+        let repository = try ScaffoldRepository.make()
+        defer { repository.remove() }
+        let plan = try repository.scaffolder.plan(ScaffoldRequest(name: "billing"))
+        // Someone (an editor, another `devctl new`) writes one of the planned files meanwhile.
+        let late = try #require(plan.files.last { $0.action == "create" }?.path)
+        try FileManager.default.createDirectory(atPath: (repository.root + "/" + late as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "theirs".write(toFile: repository.root + "/" + late, atomically: true, encoding: .utf8)
+        let before = repository.snapshot()
+        let error = await #expect(throws: ScaffoldError.self) { try await repository.scaffolder.apply(plan) { _ in } }
+        #expect(error?.message.contains("\(late) appeared meanwhile") == true, "\(error?.message ?? "")")
+        #expect(repository.snapshot() == before, "apply wrote files before it stopped")
+        #expect(try String(contentsOfFile: repository.root + "/" + late, encoding: .utf8) == "theirs")
     }
 
     @Test func unwritableRepositoryIsAFailureWithNothingLeft() async throws {

@@ -5,6 +5,7 @@ import DevctlCore
 import Foundation
 @testable import Stack
 import StackModel
+import TestSupport
 import Testing
 
 /// The rendered config running in a real HAProxy, against backends that are down.
@@ -49,27 +50,146 @@ import Testing
         #expect(try await Self.get(port: edgePort, path: EdgeConfig.healthPath).status == 200)
     }
 
-    /// A minimal HTTP/1.0 GET over a socket (no client library needed for two requests).
-    static func get(port: Int, path: String) async throws -> (status: Int, body: String) {
+    /// A minimal HTTP/1.0 request over a socket from `source` (any 127/8 address: each one is
+    /// its own client to the rate limiter), on a thread of its own and with socket timeouts, so
+    /// a stuck edge fails the test instead of blocking a cooperative thread.
+    static func get(port: Int, path: String, method: String = "GET", headers: [String: String] = [:], source: String = "127.0.0.1") async throws -> (status: Int, headers: [String: String], body: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Subprocess.onOwnThread {
+                continuation.resume(with: Result { try blockingRequest(port: port, path: path, method: method, headers: headers, source: source) })
+            }
+        }
+    }
+
+    private static func blockingRequest(port: Int, path: String, method: String, headers: [String: String], source: String) throws -> (status: Int, headers: [String: String], body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DevctlFailure("socket() failed") }
         defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard connected == 0 else { throw DevctlFailure("cannot connect to the edge on \(port)") }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
+        let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let request = Array("\(method) \(path) HTTP/1.0\r\nHost: localhost\r\n\(extra)\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 { throw DevctlFailure("no answer from the edge within 10 s (\(method) \(path))") }
             guard count > 0 else { break }
             response += buffer[0..<count]
         }
         let text = String(decoding: response, as: UTF8.self)
-        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
-        return (status, text.components(separatedBy: "\r\n\r\n").dropFirst().joined())
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        let head = parts.first?.split(separator: "\r\n") ?? []
+        let status = Int(head.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var fields: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (status, fields, parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    /// A backend that answers every GET with the request headers it received, as JSON (repeated
+    /// headers joined with ", ", so a client's value next to the edge's would show).
+    static let echoServer = """
+        import http.server, json, sys
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                names = {k.lower() for k in self.headers.keys()}
+                body = json.dumps({k: ", ".join(self.headers.get_all(k)) for k in names}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *args):
+                pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+        """
+
+    @Test func rateLimitCorsAndIdentityHeadersHoldAtRuntime() async throws {
+        let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed")
+        let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.echoServer.write(toFile: folder + "/echo.py", atomically: true, encoding: .utf8)
+        let backendPort = try #require(PortProbe.ephemeralPort())
+        let backend = try ProcessSpawner.spawn(python, [folder + "/echo.py", String(backendPort)])
+        defer {
+            kill(backend, SIGKILL)
+            _ = ProcessSpawner.wait(for: backend)
+        }
+        let edgePort = try #require(PortProbe.ephemeralPort())
+        // /auth as devctl.yaml exposes it: cors and rate-limit, no token check. A small rate
+        // policy: 3/s with a burst of 2 → 5 in one second, 30 in ten.
+        let model = RouteModel(
+            port: edgePort,
+            routes: [.init(service: "auth", pathPrefix: "/auth", port: backendPort, middlewares: [.cors, .rateLimit], readinessPath: "/readyz")],
+            cors: .init(allowedOrigins: ["http://good.example"]), rateLimit: .init(average: 3, burst: 2), tokenIssuer: nil
+        )
+        try EdgeConfig(model: model).render().write(toFile: folder + "/haproxy.cfg", atomically: true, encoding: .utf8)
+        let log = open(folder + "/access.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let edge = try ProcessSpawner.spawn(haproxy, ["-f", folder + "/haproxy.cfg", "-db"], stdout: log, stderr: log)
+        close(log)
+        defer {
+            kill(edge, SIGKILL)
+            _ = ProcessSpawner.wait(for: edge)
+        }
+        #expect(await eventually(.seconds(20)) { PortProbe.isAccepting(edgePort) && PortProbe.isAccepting(backendPort) })
+        // Until its first health check passes, HAProxy may hold the backend down (it started
+        // before python listened): wait for an answer through the edge, from a client of its own
+        // (at most 2 requests a second: this client is rate limited too).
+        #expect(await eventually(.seconds(20), every: .milliseconds(500)) { (try? await Self.get(port: edgePort, path: "/auth/ready", source: "127.0.0.2").status) == 200 })
+
+        // Identity comes from the edge: a client's X-User-Id is dropped (on /auth too), and its
+        // X-Forwarded-For is replaced by the address the edge saw.
+        let echoed = try await Self.get(port: edgePort, path: "/auth/echo", headers: ["X-User-Id": "mallory", "X-Forwarded-For": "6.6.6.6"], source: "127.0.0.3")
+        #expect(echoed.status == 200, "\(echoed)")
+        #expect(!echoed.body.contains("mallory"), "\(echoed.body)")
+        #expect(echoed.body.contains(#""x-forwarded-for": "127.0.0.3""#), "\(echoed.body)")
+
+        // CORS: an allowed origin is echoed with Vary; any other origin gets no allow header.
+        let good = try await Self.get(port: edgePort, path: "/auth/echo", headers: ["Origin": "http://good.example"], source: "127.0.0.4")
+        #expect(good.headers["access-control-allow-origin"] == "http://good.example")
+        #expect(good.headers["vary"]?.contains("Origin") == true)
+        let evil = try await Self.get(port: edgePort, path: "/auth/echo", headers: ["Origin": "http://evil.example"], source: "127.0.0.4")
+        #expect(evil.status == 200 && evil.headers["access-control-allow-origin"] == nil, "\(evil.headers)")
+        let evilPreflight = try await Self.get(port: edgePort, path: "/auth/echo", method: "OPTIONS",
+                                               headers: ["Origin": "http://evil.example", "Access-Control-Request-Method": "POST"], source: "127.0.0.5")
+        #expect(evilPreflight.status == 204 && evilPreflight.headers["access-control-allow-origin"] == nil, "\(evilPreflight.headers)")
+
+        // Rate limit: never before average+burst requests; and within ten seconds no more than
+        // average×10 get through, whatever the one-second window saw.
+        let clock = ContinuousClock()
+        let start = clock.now
+        var statuses: [Int] = []
+        for _ in 0..<40 { statuses.append(try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.9").status) }
+        let elapsed = clock.now - start
+        #expect(!statuses.prefix(5).contains(429), "\(statuses)")
+        #expect(statuses.contains(429), "\(statuses)")
+        if elapsed < .seconds(10) {
+            #expect(statuses.filter { $0 != 429 }.count <= 30, "\(statuses)")
+        }
+        let limited = try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.9")
+        #expect(limited.status != 429 || (limited.headers["retry-after"] == "1" && limited.body.contains(#""code":"resource_exhausted""#)))
+        // Another client is not limited by the first one's traffic.
+        #expect(try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.10").status == 200)
+
+        // The access log has a line per request.
+        let accessLog = (try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? ""
+        #expect(accessLog.contains("GET /auth/echo"), "\(accessLog.suffix(500))")
     }
 }
