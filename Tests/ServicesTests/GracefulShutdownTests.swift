@@ -4,6 +4,7 @@ import Foundation
 import Protos
 import ServiceLifecycle
 @testable import Services
+import TestSupport
 import Testing
 
 /// What `devctl serve` does on SIGTERM, in-process: stop accepting, finish what is in flight,
@@ -13,7 +14,8 @@ import Testing
 
     @Test func inFlightCallFinishesAndIsRecordedAcrossShutdown() async throws {
         try await Fixture.with([Fixture.caller]) { fixture in
-            try await TargetServer().run { target, targetPort in
+            let targetServer = TargetServer()
+            try await targetServer.run { target, targetPort in
                 let port = try #require(PortProbe.ephemeralPort())
                 let environment = ["DATABASE_URL": fixture.url(Fixture.caller), "CALLER_ALLOWED_HOSTS": "127.0.0.1:\(targetPort)"]
                 let platform = try ServicePlatform(settings: CallerService.settings(environment: environment), logger: Live.logger("caller"))
@@ -22,12 +24,12 @@ import Testing
                 let group = ServiceGroup(configuration: .init(services: [platform.makeApplication(router: router, port: port)], logger: Live.logger("group")))
                 let running = Task { try await group.run() }
 
-                let clock = ContinuousClock()
-                let started = clock.now
-                while !PortProbe.isAccepting(port), clock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(await eventually(.seconds(30)) { PortProbe.isAccepting(port) })
                 let client = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)"))
                 let inFlight = Task { try await client.callExternal(.with { $0.url = target + "/slow" }) }
-                try await Task.sleep(for: .milliseconds(300))
+                // Shut down once the call has reached the target (it answers 2 s later), not after
+                // a guessed pause.
+                #expect(await eventually(.seconds(30)) { targetServer.hits.withLockedValue { $0 } == 1 })
                 await group.triggerGracefulShutdown()
 
                 // The call that was in flight (the target answers after 2 s) still succeeds …

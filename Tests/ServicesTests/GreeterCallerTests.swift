@@ -260,6 +260,16 @@ import Testing
         #expect(allowed.pinnedAddress == nil)
     }
 
+    @Test func aNameWithOnePublicAndOnePrivateAddressIsRefused() async throws {
+        // DNS answers both: a check of only the first address would let the second through.
+        for order in [[IPAddress(bytes: [203, 0, 113, 10]), IPAddress(bytes: [10, 0, 0, 5])],
+                      [IPAddress(bytes: [10, 0, 0, 5]), IPAddress(bytes: [203, 0, 113, 10])]] {
+            let guardrail = OutboundGuard(allowList: "") { _ in order }
+            let error = await #expect(throws: ConnectError.self) { _ = try await guardrail.check("https://mixed.test/", before: .now + .seconds(120)) }
+            #expect(error?.code == .permissionDenied)
+        }
+    }
+
     @Test func aSlowNameLookupCountsInsideTheCallsDeadline() async throws {
         // getaddrinfo stuck on a dead resolver: held until the test lets it go (60 s fallback).
         let release = DispatchSemaphore(value: 0)
