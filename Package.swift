@@ -153,8 +153,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifestsTests",
-            dependencies: ["Manifests", "StackModel", "DevctlCore"],
-            exclude: ["Golden", "Schemas"]
+            dependencies: ["Manifests", "StackModel", "DevctlCore", "YAMLSupport", .product(name: "Yams", package: "Yams")],
+            exclude: ["Schemas"]
         ),
         // `devctl new service`: templates/ (Mustache) → files, devctl.yaml entry, service registry.
         .target(
