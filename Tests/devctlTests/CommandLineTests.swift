@@ -121,3 +121,52 @@ enum TemporaryFolder {
         #expect(try request.jsonString() == #"{"name":"Ada"}"#)
     }
 }
+
+/// What every verb owes a script and a person: JSON errors with --json, colour only on a terminal
+/// without NO_COLOR, the shell's variables over devctl.yaml's.
+@Suite struct CommandLineContractTests {
+    @Test(arguments: [
+        ["up", "-d"], ["down"], ["status"], ["logs"], ["db", "status"], ["db", "migrate"], ["gen"],
+        ["manifests"], ["new", "service", "billing"], ["serve", "nope"],
+    ])
+    func everyVerbReportsErrorsAsJSON(arguments: [String]) async throws {
+        // An empty folder: no devctl.yaml, no buf.gen.yaml, not a git repository.
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        let output = try await DevctlProcess.run(arguments + ["--json"], in: root)
+        #expect(output.status == 2 || output.status == 1, "\(arguments): \(output.status)")
+        let error = try #require(try DevctlProcess.json(output)["error"] as? [String: Any], "\(arguments): \(output.stdout)")
+        #expect(error["message"] as? String != nil)
+        #expect(error["exitCode"] as? Int == Int(output.status))
+    }
+
+    /// Runs devctl under a pseudo-terminal (util-linux `script`); its combined output.
+    static func onATerminal(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> String {
+        let script = try #require(Subprocess.findExecutable("script"), "script (util-linux) is missing")
+        let command = ([DevctlProcess.executable] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        var process = Subprocess(script, ["-qec", command, "/dev/null"], environment: DevctlProcess.cleanEnvironment(environment), workingDirectory: directory)
+        process.inheritsEnvironment = false
+        return try await process.output().stdout
+    }
+
+    @Test func colourOnlyOnATerminalAndNeverWithNoColor() async throws {
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        let red = "\u{1B}[31merror: "
+        #expect(try await Self.onATerminal(["serve", "nope"], in: root, environment: ["NO_COLOR": ""]).contains(red))
+        #expect(!(try await Self.onATerminal(["serve", "nope"], in: root, environment: ["NO_COLOR": "1"]).contains("\u{1B}[")))
+        let piped = try await DevctlProcess.run(["serve", "nope"], in: root, environment: ["NO_COLOR": ""])
+        #expect(piped.stderr.hasPrefix("error: "), "\(piped.stderr)")
+        #expect(!piped.stderr.contains("\u{1B}["))
+    }
+
+    @Test func theShellsVariablesBeatDevctlYAML() async throws {
+        let root = try TemporaryFolder.make()
+        defer { TemporaryFolder.remove(root) }
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/devctl.yaml", toPath: root + "/devctl.yaml")
+        // devctl.yaml's CALLER_BASE_URL is valid; the shell's is not, and it is the one used.
+        let output = try await DevctlProcess.run(["serve", "greeter"], in: root, environment: ["CALLER_BASE_URL": "ftp://from-the-shell"])
+        #expect(output.status == 2)
+        #expect(output.stderr.contains(#"CALLER_BASE_URL "ftp://from-the-shell""#), "\(output.stderr)")
+    }
+}
