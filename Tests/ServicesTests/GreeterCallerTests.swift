@@ -291,9 +291,13 @@ import Testing
                     let caller = Self.callerClient(callerURL)
                     // /big streams 2 MiB: the call stops at the 1 MB cap.
                     #expect(await ConnectError.code { _ = try await caller.callExternal(.with { $0.url = url + "/big" }) } == .resourceExhausted)
+                    // A body that never ends: a reader that collected before counting would wait
+                    // for the deadline (deadline_exceeded); one that counts as it streams stops
+                    // at the cap.
+                    #expect(await ConnectError.code { _ = try await caller.callExternal(.with { $0.url = url + "/endless" }) } == .resourceExhausted)
                     let small = try await caller.callExternal(.with { $0.url = url + "/ok" })
                     #expect(small.bodyLength == 1234)
-                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'resource_exhausted%'", in: Fixture.caller) == "1")
+                    #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE error LIKE 'resource_exhausted%'", in: Fixture.caller) == "2")
                 }
             }
         }

@@ -63,6 +63,12 @@ struct TargetServer {
                 try await writer.finish(nil)
             })
         }
+        // Never ends (until the client hangs up): only a reader that counts as it goes stops.
+        router.get("/endless") { _, _ -> Response in
+            Response(status: .ok, body: ResponseBody { writer in
+                while true { try await writer.write(ByteBuffer(repeating: 0x62, count: 32 * 1024)) }
+            })
+        }
         router.get("/redirect") { request, _ -> Response in
             Response(status: .found, headers: [.location: request.uri.queryParameters["to"].map(String.init) ?? "/ok"])
         }
