@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "ConnectRPCTests",
             dependencies: [
-                "ConnectRPC", "Protos", "DevctlCore",
+                "ConnectRPC", "Protos", "DevctlCore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -236,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "DatabaseTests",
             dependencies: [
-                "Database",
+                "Database", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -244,7 +244,7 @@ let package = Package(
         .testTarget(
             name: "devctlTests",
             dependencies: [
-                "devctl", "DevctlCore", "Protos", "Database", "StackModel", "Stack",
+                "devctl", "DevctlCore", "Protos", "Database", "StackModel", "Stack", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

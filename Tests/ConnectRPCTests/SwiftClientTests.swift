@@ -5,6 +5,7 @@ import ConnectRPC
 import DevctlCore
 import Foundation
 import Protos
+import TestSupport
 import Testing
 
 /// Our Swift client calling PyPI's `connectrpc` server (ASGI under uvicorn).
@@ -12,7 +13,7 @@ import Testing
     @Test func swiftClientTalksToPythonServer() async throws {
         let stubs = try await PythonPeers.stubs()
         defer { try? FileManager.default.removeItem(atPath: stubs) }
-        let port = try #require(PortProbe.ephemeralPort())
+        let port = try FreePorts.take()
         guard let python = Subprocess.findExecutable("python3") else { throw DevctlFailure("python3 is missing") }
         let pid = try ProcessSpawner.spawn(python, [PythonPeers.directory + "/peer_server.py", stubs, String(port)])
         defer {
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func unreachableServerIsUnavailable() async throws {
-        let port = try #require(PortProbe.ephemeralPort())
+        let port = try FreePorts.take()
         let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)"))
         let error = await #expect(throws: ConnectError.self) { try await client.greet(Greeter_V1_GreetRequest()) }
         #expect(error?.code == .unavailable)

@@ -1,6 +1,7 @@
 import Database
 import DevctlCore
 import Foundation
+import TestSupport
 import Logging
 import PostgresNIO
 import StackModel
@@ -16,7 +17,7 @@ struct TemporaryStack {
     static func make() throws -> TemporaryStack {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
+        let port = try FreePorts.take()
         let stack = TemporaryStack(root: root, postgresPort: port)
         try stack.write("devctl.yaml", """
             version: 1

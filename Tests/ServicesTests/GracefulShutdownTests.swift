@@ -16,7 +16,7 @@ import Testing
         try await Fixture.with([Fixture.caller]) { fixture in
             let targetServer = TargetServer()
             try await targetServer.run { target, targetPort in
-                let port = try #require(PortProbe.ephemeralPort())
+                let port = try FreePorts.take()
                 let environment = ["DATABASE_URL": fixture.url(Fixture.caller), "CALLER_ALLOWED_HOSTS": "127.0.0.1:\(targetPort)"]
                 let platform = try ServicePlatform(settings: CallerService.settings(environment: environment), logger: Live.logger("caller"))
                 let router = platform.makeRouter()

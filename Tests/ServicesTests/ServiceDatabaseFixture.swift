@@ -1,6 +1,7 @@
 import Database
 import DevctlCore
 import Foundation
+import TestSupport
 import Logging
 import StackModel
 
@@ -62,7 +63,7 @@ struct ServiceDatabaseFixture {
     private static func withOnce(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-svc-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
+        let port = try FreePorts.take()
         var yaml = "postgres:\n  port: \(port)\nservices:\n"
         for (index, service) in services.enumerated() {
             let folder = "migrations/\(service.name)"

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 @testable import Stack
 import StackModel
+import TestSupport
 import Testing
 
 /// The supervisor's promises, each on its own, with small `sh` and `python3` children (no
@@ -19,11 +20,7 @@ import Testing
         init(ports count: Int = 2, services: ([Int]) -> String) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-sup-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            var ports: [Int] = []
-            for _ in 0..<(count + 2) {
-                guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
-                ports.append(port)
-            }
+            let ports = try FreePorts.take(count + 2)
             self.ports = ports
             try """
                 version: 1

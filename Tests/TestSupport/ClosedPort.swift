@@ -35,3 +35,18 @@ public final class ClosedPort: Sendable {
 
     struct ClosedPortError: Error {}
 }
+
+/// Free loopback ports for a test's servers, all different: every one is bound until all are
+/// chosen (choosing them one by one with bind-then-close can hand out the same port twice).
+/// Between here and the server binding a port another process could still take it; fixtures
+/// that start servers retry on "in use" (see ServiceDatabaseFixture, TemporaryStack).
+public enum FreePorts {
+    public static func take(_ count: Int) throws -> [Int] {
+        let held = try (0..<count).map { _ in try ClosedPort() }
+        return held.map(\.port)
+    }
+
+    public static func take() throws -> Int {
+        try take(1)[0]
+    }
+}

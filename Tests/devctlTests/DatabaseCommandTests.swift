@@ -1,5 +1,6 @@
 import DevctlCore
 import Foundation
+import TestSupport
 import Testing
 
 /// `devctl db …` end to end, against the embedded cluster the command itself starts.
@@ -7,7 +8,7 @@ import Testing
     /// A repository with one service on a free PostgreSQL port.
     private func makeRepository() throws -> (root: String, port: Int) {
         let root = try TemporaryFolder.make()
-        guard let port = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
+        let port = try FreePorts.take()
         try """
             postgres:
               port: \(port)

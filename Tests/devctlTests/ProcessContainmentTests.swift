@@ -4,6 +4,7 @@ import Glibc
 import DevctlCore
 import Foundation
 import Stack
+import TestSupport
 import Testing
 
 /// Nothing a stack starts outlives it: `command:` services, their background children, after
@@ -12,9 +13,8 @@ import Testing
     /// A stack with one `command:` service whose shell leaves a `sleep` running in the background.
     static func makeStack() throws -> (root: String, port: Int) {
         let root = try TemporaryFolder.make()
-        guard let postgres = PortProbe.ephemeralPort(), let port = PortProbe.ephemeralPort(), let edge = PortProbe.ephemeralPort() else {
-            throw DevctlFailure("no free port")
-        }
+        let ports = try FreePorts.take(3)
+        let (postgres, port, edge) = (ports[0], ports[1], ports[2])
         try """
             version: 1
             postgres:

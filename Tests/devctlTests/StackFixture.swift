@@ -3,6 +3,7 @@ import Crypto
 import Database
 import DevctlCore
 import Foundation
+import TestSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -19,11 +20,8 @@ struct StackFixture {
 
     static func make() throws -> StackFixture {
         let root = try TemporaryFolder.make()
-        var ports: [Int: Int] = [:]
-        for port in devPorts {
-            guard let free = PortProbe.ephemeralPort() else { throw DevctlFailure("no free port") }
-            ports[port] = free
-        }
+        // All different (the dev stack's seven ports, each moved to its own free one).
+        let ports = Dictionary(uniqueKeysWithValues: zip(devPorts, try FreePorts.take(devPorts.count)))
         // One pass over whole numbers after `port: ` or `:`, so a new port is never rewritten again.
         let original = try String(contentsOfFile: repositoryRoot + "/devctl.yaml", encoding: .utf8)
         let pattern = try NSRegularExpression(pattern: #"(port: |:)(\d+)\b"#)
