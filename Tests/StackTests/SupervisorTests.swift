@@ -72,7 +72,8 @@ import Testing
             """
         }
         defer { harness.remove() }
-        let supervisor = try harness.supervisor(maxRestarts: 3)
+        // A long ready timeout: the start ends as soon as the process is marked failed.
+        let supervisor = try harness.supervisor(maxRestarts: 3, readyTimeout: .seconds(180))
         await #expect(throws: DevctlFailure.self) { try await supervisor.start() }
         let record = await supervisor.snapshot.process(named: "crasher")
         #expect(record?.state == .failed)
@@ -106,7 +107,7 @@ import Testing
             """
         }
         defer { harness.remove() }
-        let supervisor = try harness.supervisor()
+        let supervisor = try harness.supervisor(readyTimeout: .seconds(180))
         try await supervisor.start()
         let listening = try #require(harness.lines("slow-listening.txt").first.flatMap(Double.init))
         let started = try #require(harness.lines("dependent-started.txt").first.flatMap(Double.init))
@@ -126,7 +127,7 @@ import Testing
             """
         }
         defer { harness.remove() }
-        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500))
+        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500), readyTimeout: .seconds(180))
         try await supervisor.start()
         let pid = try #require(await supervisor.snapshot.process(named: "stubborn")?.pid)
         #expect(ProcessTable.members(ofGroup: pid).count >= 2) // the server and its background sleep
@@ -147,9 +148,9 @@ import Testing
             """
         }
         defer { harness.remove() }
-        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500), readyTimeout: .seconds(2))
+        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500), readyTimeout: .seconds(8))
         let error = await #expect(throws: DevctlFailure.self) { try await supervisor.start() }
-        #expect(error?.message.contains("mute (port \(harness.ports[0])) did not become ready within 2 s") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("mute (port \(harness.ports[0])) did not become ready within 8 s") == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("listening soon, honestly") == true, "the last log lines are shown")
         #expect(await supervisor.snapshot.phase == .failed)
     }

@@ -52,12 +52,18 @@ import Testing
     }
 
     @Test func aForkingCommandServiceLeavesNothingAfterDownOrAfterKill9() async throws {
-        let (root, _) = try Self.makeStack()
+        // A port chosen free can be taken by another test before `up` binds it: then try anew.
+        var (root, _) = try Self.makeStack()
+        var up = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)
+        for _ in 0..<2 where up.status != 0 && up.stderr.contains("is in use") {
+            TemporaryFolder.remove(root)
+            (root, _) = try Self.makeStack()
+            up = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)
+        }
         defer {
             _ = StackMarker.processes(of: StackPaths(repositoryRoot: root).stackID).map { kill($0.pid, SIGKILL) }
             TemporaryFolder.remove(root)
         }
-        let up = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)
         #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
         #expect(Self.sleepers(root) == 1, "the background sleep carries the stack's marker: \(Self.marked(root))")
 

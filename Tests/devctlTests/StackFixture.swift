@@ -43,6 +43,22 @@ struct StackFixture {
     }
 
     func port(_ devPort: Int) -> Int { ports[devPort] ?? devPort }
+
+    /// A fixture whose stack `arguments` (an `up -d …`) started. Its ports were free when chosen,
+    /// but another test's server can take one before `up` binds it: then `up` refuses with "in
+    /// use" and nothing started, and a fresh fixture (new ports) tries again, at most three times.
+    static func started(_ arguments: [String]) async throws -> (StackFixture, Subprocess.Output) {
+        for attempt in 1...3 {
+            let fixture = try make()
+            let up = try await fixture.devctl(arguments)
+            if up.status != 0, up.stderr.contains("is in use"), attempt < 3 {
+                await fixture.tearDown()
+                continue
+            }
+            return (fixture, up)
+        }
+        throw DevctlFailure("unreachable")
+    }
     var edge: String { "http://127.0.0.1:\(port(30081))" }
 
     func devctl(_ arguments: [String], environment: [String: String] = [:]) async throws -> Subprocess.Output {

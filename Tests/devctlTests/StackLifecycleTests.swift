@@ -27,9 +27,9 @@ import Testing
     }
 
     @Test func upServesThroughTheEdgeSurvivesFaultsAndDownLeavesNothing() async throws {
-        let fixture = try StackFixture.make()
+        let (fixture, up) = try await StackFixture.started(["up", "-d", "--timeout", "90"])
         do {
-            try await scenario(fixture)
+            try await scenario(fixture, up: up)
         } catch {
             let logs = try? await fixture.devctl(["logs", "--tail", "20"])
             Issue.record("stack logs:\n\(logs?.stdout ?? "")")
@@ -39,8 +39,7 @@ import Testing
         await fixture.tearDown()
     }
 
-    private func scenario(_ fixture: StackFixture) async throws {
-        let up = try await fixture.devctl(["up", "-d", "--timeout", "90"])
+    private func scenario(_ fixture: StackFixture, up: Subprocess.Output) async throws {
         #expect(up.status == 0, "up -d: \(up.stdout)\n\(up.stderr)")
         #expect(up.stdout.contains("ready in"))
 
@@ -188,7 +187,7 @@ import Testing
         let output = fixture.root + "/up.out"
         let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let pid = try ProcessSpawner.spawn(DevctlProcess.executable, ["up", "custom-lang", "--no-deps"],
-                                           environment: ["NO_COLOR": "1", "DATABASE_URL": ""], workingDirectory: fixture.root,
+                                           environment: DevctlProcess.cleanEnvironment([:]), inheritEnvironment: false, workingDirectory: fixture.root,
                                            stdout: descriptor, stderr: descriptor)
         close(descriptor)
         let ready = try await Self.waitUntil(.seconds(60)) {
