@@ -38,8 +38,19 @@ final class ChildProcess: Sendable {
         }
         close(writeEnd)
         let child = ChildProcess(pid: pid, name: name)
-        Subprocess.onOwnThread { Self.pump(readEnd, into: sink) }
-        Subprocess.onOwnThread { onExit(ProcessSpawner.wait(for: pid)) }
+        // The exit is reported once the output is in the log too (a report of why a process
+        // died quotes its last lines); a background child that keeps the pipe open delays it
+        // by at most two seconds.
+        let drained = DispatchSemaphore(value: 0)
+        Subprocess.onOwnThread {
+            Self.pump(readEnd, into: sink)
+            drained.signal()
+        }
+        Subprocess.onOwnThread {
+            let status = ProcessSpawner.wait(for: pid)
+            _ = drained.wait(timeout: .now() + 2)
+            onExit(status)
+        }
         return child
     }
 

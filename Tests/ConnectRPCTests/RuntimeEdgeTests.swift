@@ -53,6 +53,28 @@ import Testing
         }
     }
 
+    @Test func gzipReallyTravelsBothWays() async throws {
+        try await withGreeterServer { port in
+            // A gzip request is inflated: the handler sees the name.
+            var plain = ByteBuffer(string: #"{"name":"big:4000"}"#)
+            let compressed = try plain.compress(with: .gzip())
+            let response = try await send(port, "/greeter.v1.GreeterService/Greet",
+                                          headers: ["Content-Type": "application/json", "Content-Encoding": "gzip", "Accept-Encoding": "gzip"],
+                                          body: Array(compressed.readableBytesView))
+            #expect(response.status == 200)
+            // … and the large answer comes back compressed, and inflates to the message.
+            #expect(response.headers.first(name: "Content-Encoding") == "gzip")
+            var body = response.body
+            let inflated = try body.decompress(with: .gzip())
+            #expect(String(buffer: inflated).contains(String(repeating: "x", count: 4000)))
+            #expect(response.body.readableBytes < 1000, "4000 x's should compress far below their size")
+            // A body that says gzip but is not is refused, so the server really decodes.
+            let liar = try await send(port, "/greeter.v1.GreeterService/Greet", headers: ["Content-Type": "application/json", "Content-Encoding": "gzip"],
+                                      body: Array(#"{"name":"x"}"#.utf8))
+            #expect(String(buffer: liar.body).contains(#""code":"invalid_argument""#))
+        }
+    }
+
     @Test func gzipWithQualityZeroIsNotAccepted() async throws {
         try await withGreeterServer { port in
             let body = Array(#"{"name":"big:4000"}"#.utf8)

@@ -142,16 +142,36 @@ import Testing
               mute:
                 kind: rest
                 port: \(ports[0])
-                command: [sh, -c, "echo 'listening soon, honestly'; sleep 300"]
+                command: [sh, -c, "sleep 300"]
                 health: {live: /, ready: /}
                 expose: false
             """
         }
         defer { harness.remove() }
-        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500), readyTimeout: .seconds(8))
+        let supervisor = try harness.supervisor(stopTimeout: .milliseconds(500), readyTimeout: .seconds(3))
         let error = await #expect(throws: DevctlFailure.self) { try await supervisor.start() }
-        #expect(error?.message.contains("mute (port \(harness.ports[0])) did not become ready within 8 s") == true, "\(error?.message ?? "")")
-        #expect(error?.message.contains("listening soon, honestly") == true, "the last log lines are shown")
+        #expect(error?.message.contains("mute (port \(harness.ports[0])) did not become ready within 3 s") == true, "\(error?.message ?? "")")
         #expect(await supervisor.snapshot.phase == .failed)
+    }
+
+    @Test func aServiceThatDiesAtStartIsReportedWithItsExitAndLastLines() async throws {
+        let harness = try Harness(ports: 1) { ports in
+            """
+              doomed:
+                kind: rest
+                port: \(ports[0])
+                command: [sh, -c, "echo 'cannot open config.toml'; exit 7"]
+                health: {live: /, ready: /}
+                expose: false
+            """
+        }
+        defer { harness.remove() }
+        let supervisor = try harness.supervisor(maxRestarts: 0, readyTimeout: .seconds(180))
+        let error = await #expect(throws: DevctlFailure.self) { try await supervisor.start() }
+        let message = error?.message ?? ""
+        #expect(message.contains("doomed (port \(harness.ports[0])) did not become ready"), "\(message)")
+        #expect(message.contains("last exit status 7"), "\(message)")
+        // The output is in the report: the exit is handled only once the log has it.
+        #expect(message.contains("cannot open config.toml"), "\(message)")
     }
 }
