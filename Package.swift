@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaffoldTests",
-            dependencies: ["Scaffold", "StackModel", "DevctlCore", "TestSupport"],
+            dependencies: ["Scaffold", "StackModel", "DevctlCore", "TestSupport", "ScaffoldGoldenRPC", "ScaffoldGoldenREST"],
             exclude: ["Golden"]
         ),
         // The bundled services and the platform layer they share (Platform/).
@@ -229,6 +229,33 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/GeneratedGoldens"
+        ),
+        // The Swift services `devctl new` renders (its golden files, with the code `gen` makes
+        // for their proto), compiled with the tests: a template that renders code that does not
+        // build fails the build.
+        .target(
+            name: "ScaffoldGoldenRPC",
+            dependencies: [
+                "Services", "ConnectRPC", "Protos",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ScaffoldTests/Golden/swift-rpc/Sources",
+            exclude: ["Services/ServiceRegistry.swift", "Services/BillingApi/Migrations"],
+            // In the repository these files are part of the Services module; here they import it.
+            swiftSettings: [.unsafeFlags(["-Xfrontend", "-import-module", "-Xfrontend", "Services"])]
+        ),
+        .target(
+            name: "ScaffoldGoldenREST",
+            dependencies: [
+                "Services",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ScaffoldTests/Golden/swift-rest/Sources",
+            exclude: ["Services/ServiceRegistry.swift", "Services/BillingApi/Migrations"],
+            swiftSettings: [.unsafeFlags(["-Xfrontend", "-import-module", "-Xfrontend", "Services"])]
         ),
         .testTarget(name: "DevctlCoreTests", dependencies: ["DevctlCore"]),
         .testTarget(name: "YAMLSupportTests", dependencies: ["YAMLSupport", .product(name: "Yams", package: "Yams")]),
