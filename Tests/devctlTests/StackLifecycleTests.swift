@@ -26,10 +26,11 @@ import Testing
         return try await condition()
     }
 
-    @Test func upServesThroughTheEdgeSurvivesFaultsAndDownLeavesNothing() async throws {
+    /// Runs `body` on a started stack; on failure the processes' last log lines are attached.
+    private func withStartedStack(_ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
         let (fixture, up) = try await StackFixture.started(["up", "-d", "--timeout", "90"])
         do {
-            try await scenario(fixture, up: up)
+            try await body(fixture, up)
         } catch {
             let logs = try? await fixture.devctl(["logs", "--tail", "20"])
             Issue.record("stack logs:\n\(logs?.stdout ?? "")")
@@ -39,7 +40,21 @@ import Testing
         await fixture.tearDown()
     }
 
-    private func scenario(_ fixture: StackFixture, up: Subprocess.Output) async throws {
+    /// A token for a new account, through the edge.
+    private func bearer(_ fixture: StackFixture, email: String) async throws -> [String: String] {
+        _ = try await fixture.request(.POST, "/auth/signup", json: #"{"email":"\#(email)","password":"lovelace1843"}"#)
+        let login = try await fixture.request(.POST, "/auth/login", json: #"{"email":"\#(email)","password":"lovelace1843"}"#)
+        let token = try #require(login.json["token"] as? String, "\(login.body)")
+        return ["Authorization": "Bearer \(token)"]
+    }
+
+    /// Through the edge: auth, routes, identity, CORS, rate limits, status (one stack; the
+    /// stack's faults are the next test, so a failure here hides none of them).
+    @Test func upServesThroughTheEdge() async throws {
+        try await withStartedStack { fixture, up in try await edgeScenario(fixture, up: up) }
+    }
+
+    private func edgeScenario(_ fixture: StackFixture, up: Subprocess.Output) async throws {
         #expect(up.status == 0, "up -d: \(up.stdout)\n\(up.stderr)")
         #expect(up.stdout.contains("ready in"))
 
@@ -106,6 +121,24 @@ import Testing
         #expect(greeterExecutable.hasPrefix(fixture.root + "/.devctl/run/bin/devctl."), "\(greeterExecutable)")
         #expect(try DevctlProcess.json(status)["ready"] as? Bool == true)
 
+        // A burst from one client is rate limited.
+        var limited = 0
+        for _ in 0..<220 where try await fixture.request(.GET, "/auth/verify").status == 429 { limited += 1 }
+        #expect(limited > 0)
+    }
+
+    /// Faults and lifecycle: a killed service is restarted under load, PostgreSQL stopped and
+    /// started, down leaves nothing, data survives an up, kill -9 of the supervisor.
+    @Test func upSurvivesFaultsAndDownLeavesNothing() async throws {
+        try await withStartedStack { fixture, up in
+            #expect(up.status == 0, "up -d: \(up.stdout)\n\(up.stderr)")
+            try await faultScenario(fixture)
+        }
+    }
+
+    private func faultScenario(_ fixture: StackFixture) async throws {
+        let bearer = try await bearer(fixture, email: "ada@example.com")
+        #expect(try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: #"{"name":"Ada"}"#, headers: bearer).status == 200)
         // kill -9 greeter under load: no request hangs (each is answered within 3 s: 200 once
         // HAProxy's connect retry reaches the restarted greeter, 502/503 while it is down; only
         // the request in flight at the kill may see its connection closed), the supervisor
@@ -151,11 +184,6 @@ import Testing
         #expect(try await Self.waitUntil(.seconds(30)) {
             try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"Ada"}"#, headers: bearer).status == 200
         })
-
-        // A burst from one client is rate limited.
-        var limited = 0
-        for _ in 0..<220 where try await fixture.request(.GET, "/auth/verify").status == 429 { limited += 1 }
-        #expect(limited > 0)
 
         // down: nothing of the stack alive, every port free.
         let pids = ((try await Self.statusJSON(fixture)["processes"] as? [[String: Any]]) ?? []).compactMap { $0["pid"] as? Int32 }
