@@ -22,7 +22,10 @@ import Testing
             let service = try await AuthService.make(platform: platform)
             let router = platform.makeRouter()
             service.addRoutes(to: router)
-            try await platform.makeApplication(router: router).test(.router) { client in try await body(client) }
+            try await platform.makeApplication(router: router).test(.router) { client in
+                await Live.warmUp(platform)
+                try await body(client)
+            }
         }
     }
 

@@ -20,6 +20,7 @@ import Testing
             let router = platform.makeRouter()
             CustomLangService(platform: platform).addRoutes(to: router)
             try await platform.makeApplication(router: router).test(.router) { client in
+                await Live.warmUp(platform)
                 try await body(client, fixture)
             }
         }

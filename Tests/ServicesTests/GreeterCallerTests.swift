@@ -156,7 +156,7 @@ import Testing
             // The fixture's cluster has no TLS.
             let url = fixture.url(Fixture.greeter) + "?sslmode=require"
             let platform = try ServicePlatform(settings: GreeterService.settings(environment: ["DATABASE_URL": url]), logger: Live.logger("greeter"))
-            try await Live.serve(platform, routes: { _ in }) { base in
+            try await Live.serve(platform, warm: false, routes: { _ in }) { base in
                 var request = HTTPClientRequest(url: base + "/readyz")
                 request.method = .GET
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))

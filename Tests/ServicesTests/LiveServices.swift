@@ -19,14 +19,23 @@ enum Live {
     }
 
     /// Serves a platform's router plus `routes` on a free port; `body` gets its base URL.
-    static func serve(_ platform: ServicePlatform, routes: (Router<BasicRequestContext>) -> Void,
+    static func serve(_ platform: ServicePlatform, warm: Bool = true, routes: (Router<BasicRequestContext>) -> Void,
                       _ body: @escaping @Sendable (String) async throws -> Void) async throws {
         let router = platform.makeRouter()
         routes(router)
         try await platform.makeApplication(router: router).test(.live) { client in
             guard let port = client.port else { throw TestFailure("the live server has no port") }
+            if warm { await warmUp(platform) }
             try await body("http://127.0.0.1:\(port)")
         }
+    }
+
+    /// Waits until the service's pool has a working connection: the first one (SCRAM in a debug
+    /// build, on a loaded machine) can take longer than a request's 3 s database budget, which
+    /// is a property of the test machine, not of the code under test.
+    static func warmUp(_ platform: ServicePlatform) async {
+        guard platform.settings.usesDatabase else { return }
+        _ = await eventually(.seconds(60), every: .milliseconds(100)) { await platform.isDatabaseReady() }
     }
 
     /// A base URL nothing listens on, for the whole test run: the port is held closed (bound,
