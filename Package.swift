@@ -218,7 +218,7 @@ let package = Package(
             path: "Sources/Protos"
         ),
         // What the test targets share: golden-file checks, waiting for a condition.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DevctlCore"], path: "Tests/TestSupport"),
         // The connect-swift generator's reference output (and the messages it uses), compiled
         // with the tests: a golden that does not build fails the build, not just a comparison.
         .target(

@@ -44,9 +44,17 @@ public enum PortProbe {
 
     /// A port the kernel says is free now (for tests and ephemeral helpers).
     public static func ephemeralPort() -> Int? {
+        guard let (descriptor, port) = bindEphemeral() else { return nil }
+        close(descriptor)
+        return port
+    }
+
+    /// A loopback TCP socket bound (not listening) to a port the kernel chose, and that port.
+    /// The caller owns the descriptor: while it is open nothing else can bind the port, and
+    /// connections to it are refused.
+    public static func bindEphemeral() -> (descriptor: Int32, port: Int)? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -57,7 +65,11 @@ public enum PortProbe {
                 bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
             }
         }
-        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
+        guard bound else {
+            close(fd)
+            return nil
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// The process listening on `port`, when /proc lets us see it: "pid 1234 (postgres)".

@@ -19,13 +19,9 @@ import Testing
             routes: [.init(service: "greeter", pathPrefix: "/greeter.v1.GreeterService", port: deadPort, middlewares: [.rateLimit], readinessPath: "/readyz")],
             cors: .init(allowedOrigins: []), rateLimit: .init(), tokenIssuer: nil
         )
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try EdgeConfig(model: model).render().write(toFile: folder + "/haproxy.cfg", atomically: true, encoding: .utf8)
-        let log = open(folder + "/access.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let pid = try ProcessSpawner.spawn(haproxy, ["-f", folder + "/haproxy.cfg", "-db"], stdout: log, stderr: log)
-        close(log)
+        let pid = try Self.startEdge(haproxy, model, in: folder)
         defer {
             kill(pid, SIGKILL)
             _ = ProcessSpawner.wait(for: pid)
@@ -49,6 +45,20 @@ import Testing
         let unknown = try await Self.get(port: edgePort, path: "/nowhere")
         #expect(unknown.status == 404 && unknown.body.contains(#""code":"not_found""#))
         #expect(try await Self.get(port: edgePort, path: EdgeConfig.healthPath).status == 200)
+    }
+
+    static func temporaryFolder() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    /// HAProxy on the rendered `model`, its access log in `folder`/access.log; returns its pid.
+    static func startEdge(_ haproxy: String, _ model: RouteModel, in folder: String) throws -> pid_t {
+        try EdgeConfig(model: model).render().write(toFile: folder + "/haproxy.cfg", atomically: true, encoding: .utf8)
+        let log = open(folder + "/access.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(log) }
+        return try ProcessSpawner.spawn(haproxy, ["-f", folder + "/haproxy.cfg", "-db"], stdout: log, stderr: log)
     }
 
     /// A minimal HTTP/1.0 request over a socket from `source` (any 127/8 address: each one is
@@ -123,8 +133,7 @@ import Testing
     @Test func rateLimitCorsAndIdentityHeadersHoldAtRuntime() async throws {
         let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed")
         let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.echoServer.write(toFile: folder + "/echo.py", atomically: true, encoding: .utf8)
         let ports = try FreePorts.take(2)
@@ -141,10 +150,7 @@ import Testing
             routes: [.init(service: "auth", pathPrefix: "/auth", port: backendPort, middlewares: [.cors, .rateLimit], readinessPath: "/readyz")],
             cors: .init(allowedOrigins: ["http://good.example"]), rateLimit: .init(average: 3, burst: 2), tokenIssuer: nil
         )
-        try EdgeConfig(model: model).render().write(toFile: folder + "/haproxy.cfg", atomically: true, encoding: .utf8)
-        let log = open(folder + "/access.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let edge = try ProcessSpawner.spawn(haproxy, ["-f", folder + "/haproxy.cfg", "-db"], stdout: log, stderr: log)
-        close(log)
+        let edge = try Self.startEdge(haproxy, model, in: folder)
         defer {
             kill(edge, SIGKILL)
             _ = ProcessSpawner.wait(for: edge)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DevctlCore
 
 /// A loopback port that stays closed for as long as this object lives: bound (so nothing else
 /// can take it) but never listening, so every connection is refused at once. "A port nobody
@@ -10,22 +11,9 @@ public final class ClosedPort: Sendable {
     private let descriptor: Int32
 
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ClosedPortError() }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else {
-            close(fd)
-            throw ClosedPortError()
-        }
-        descriptor = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        guard let (descriptor, port) = PortProbe.bindEphemeral() else { throw ClosedPortError() }
+        self.descriptor = descriptor
+        self.port = port
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -121,10 +121,11 @@ import Testing
         #expect(greeterExecutable.hasPrefix(fixture.root + "/.devctl/run/bin/devctl."), "\(greeterExecutable)")
         #expect(try DevctlProcess.json(status)["ready"] as? Bool == true)
 
-        // A burst from one client is rate limited.
-        var limited = 0
-        for _ in 0..<220 where try await fixture.request(.GET, "/auth/verify").status == 429 { limited += 1 }
-        #expect(limited > 0)
+        // Rate limiting at runtime (both windows, per client) is EdgeRuntimeTests' job, with a
+        // policy small enough to be exceeded on a loaded machine; here, the stack's policy
+        // reaches the edge's config.
+        let config = try String(contentsOfFile: fixture.root + "/.devctl/edge/haproxy.cfg", encoding: .utf8)
+        #expect(config.contains("sc_http_req_rate(0) gt 150") && config.contains("sc_http_req_rate(1) gt 1000"))
     }
 
     /// Faults and lifecycle: a killed service is restarted under load, PostgreSQL stopped and
