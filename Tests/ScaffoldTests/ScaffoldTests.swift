@@ -32,7 +32,7 @@ struct ScaffoldRepository {
         let enumerator = FileManager.default.enumerator(atPath: root)
         while let path = enumerator?.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory)
             files[path] = isDirectory.boolValue ? Data() : FileManager.default.contents(atPath: root + "/" + path)
         }
         return files
