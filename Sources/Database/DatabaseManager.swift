@@ -1,7 +1,6 @@
 import DevctlCore
 import Foundation
 import Logging
-import NIOSSL
 import PostgresNIO
 import StackModel
 

@@ -70,8 +70,6 @@ final class LoginThrottle: Sendable {
         _ = entries.withLockedValue { $0.removeValue(forKey: key) }
     }
 
-    var trackedKeys: Int { entries.withLockedValue { $0.count } }
-
     private func makeRoom(_ entries: inout [String: Entry], now: ContinuousClock.Instant) {
         entries = entries.filter { _, entry in
             now - entry.lastFailure <= policy.window || (entry.lockedUntil.map { $0 > now } ?? false)
