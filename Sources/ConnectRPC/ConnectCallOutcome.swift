@@ -23,11 +23,29 @@ public final class ConnectCallOutcome: Sendable {
 
 /// Per-RPC metrics by Connect code (swift-metrics; the process's backend exports them):
 /// `connect_rpc_requests_total{procedure,code}` and `connect_rpc_duration_seconds{procedure}`.
-enum ConnectMetrics {
-    static func record(procedure: String, code: String, duration: Duration) {
-        Counter(label: "connect_rpc_requests_total", dimensions: [("procedure", procedure), ("code", code)]).increment()
-        Timer(label: "connect_rpc_duration_seconds", dimensions: [("procedure", procedure)])
-            .recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+///
+/// One per procedure, made when the route is registered: the timer exists from the start and
+/// each code's counter is made on its first use, then kept (a metrics factory lookup under the
+/// registry's lock per call was what it replaced).
+final class ConnectMetrics: Sendable {
+    let procedure: String
+    private let timer: Timer
+    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+
+    init(procedure: String) {
+        self.procedure = procedure
+        timer = Timer(label: "connect_rpc_duration_seconds", dimensions: [("procedure", procedure)])
+    }
+
+    func record(code: String, duration: Duration) {
+        let counter = counters.withLockedValue { counters in
+            if let counter = counters[code] { return counter }
+            let counter = Counter(label: "connect_rpc_requests_total", dimensions: [("procedure", procedure), ("code", code)])
+            counters[code] = counter
+            return counter
+        }
+        counter.increment()
+        timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         ConnectCallOutcome.current?.record(procedure: procedure, code: code)
     }
 }

@@ -87,8 +87,10 @@ public struct ConnectClient: Sendable {
         do {
             // One deadline around headers and body: AsyncHTTPClient's own timeout stops at the
             // headers, and a server that stalls mid-body would otherwise hang the call.
+            // AsyncHTTPClient gets the same deadline, so that it abandons the request itself.
+            let deadline = effectiveTimeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
             let exchange: @Sendable () async throws -> (HTTPClientResponse, ByteBuffer) = { [httpClient, maxResponseBytes, request] in
-                let response = try await httpClient.execute(request, timeout: .hours(24))
+                let response = try await httpClient.execute(request, deadline: deadline)
                 return (response, try await response.body.collect(upTo: maxResponseBytes))
             }
             if let effectiveTimeout {

@@ -19,7 +19,7 @@ extension RouterMethods {
         options: ConnectServerOptions = ConnectServerOptions(),
         handler: @escaping @Sendable (Input, ConnectContext) async throws -> Output
     ) -> Self {
-        let unary = ConnectUnaryHandler(procedure: procedure, options: options, handler: handler)
+        let unary = ConnectUnaryHandler(procedure: procedure, options: options, metrics: ConnectMetrics(procedure: procedure), handler: handler)
         post(RouterPath(procedure)) { request, context in
             await unary.respond(to: request, logger: context.logger)
         }
@@ -36,6 +36,7 @@ extension RouterMethods {
 struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>: Sendable {
     let procedure: String
     let options: ConnectServerOptions
+    let metrics: ConnectMetrics
     let handler: @Sendable (Input, ConnectContext) async throws -> Output
 
     func respond(to request: Request, logger: Logger) async -> Response {
@@ -50,7 +51,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     private func measured(_ respond: () async -> (Response, code: String)) async -> Response {
         let start = ContinuousClock.now
         let (response, code) = await respond()
-        ConnectMetrics.record(procedure: procedure, code: code, duration: ContinuousClock.now - start)
+        metrics.record(code: code, duration: ContinuousClock.now - start)
         return response
     }
 

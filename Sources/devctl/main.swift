@@ -3,6 +3,7 @@ import DevctlCore
 import Foundation
 import Logging
 import ProtoGen
+import Services
 
 // ArgumentParser's own `main()` exits 64 on bad usage; devctl promises 0 / 1 / 2, and prints
 // user-facing errors (with their hint) the same way, in JSON too when --json is given.
@@ -18,6 +19,11 @@ if (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) == C
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+// A service process runs its tasks on its NIO event loops (no thread switch per I/O call). It
+// must happen before the first `await`, so here, not in `ServeCommand.run()`.
+if arguments.first == "serve" {
+    ServicePlatform.runConcurrencyOnEventLoops()
+}
 let wantsJSON = arguments.contains("--json")
 Console.bootstrapLogging(verbose: arguments.contains("--verbose") || arguments.contains("-v"))
 

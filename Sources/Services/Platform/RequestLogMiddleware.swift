@@ -11,36 +11,43 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     static var routineRequests: Set<String> { ["/healthz", "/readyz", "/metrics"] }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let clock = ContinuousClock()
-        let start = clock.now
+        // Probes and scrapes come every second from the supervisor and the edge: at info they
+        // would bury every real request (and fill the log files of an idle stack).
+        let level: Logger.Level = Self.routineRequests.contains(request.uri.path) ? .debug : .info
+        // Nothing is measured or allocated for a line that will not be written.
+        guard context.logger.logLevel <= level else { return try await next(request, context) }
+        let start = ContinuousClock.now
         let outcome = ConnectCallOutcome()
         do {
             let response = try await ConnectCallOutcome.$current.withValue(outcome) { try await next(request, context) }
-            log(request, context, status: Int(response.status.code), outcome: outcome, since: start, clock: clock)
+            log(request, context, level: level, status: Int(response.status.code), outcome: outcome, since: start)
             return response
         } catch {
             let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
-            log(request, context, status: status, outcome: outcome, since: start, clock: clock)
+            log(request, context, level: level, status: status, outcome: outcome, since: start)
             throw error
         }
     }
 
-    private func log(_ request: Request, _ context: Context, status: Int, outcome: ConnectCallOutcome, since start: ContinuousClock.Instant, clock: ContinuousClock) {
-        let elapsed = clock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    private func log(_ request: Request, _ context: Context, level: Logger.Level, status: Int, outcome: ConnectCallOutcome, since start: ContinuousClock.Instant) {
         var metadata: Logger.Metadata = [
-            "method": "\(request.method)",
-            "route": "\(context.endpointPath ?? request.uri.path)",
-            "status": "\(status)",
-            "duration_ms": "\(String(format: "%.2f", milliseconds))",
+            "method": .string(request.method.rawValue),
+            "route": .string(context.endpointPath ?? request.uri.path),
+            "status": .string(String(status)),
+            "duration_ms": .string(Self.milliseconds(ContinuousClock.now - start)),
         ]
         if let procedure = outcome.procedure, let code = outcome.code {
-            metadata["procedure"] = "\(procedure)"
-            metadata["code"] = "\(code)"
+            metadata["procedure"] = .string(procedure)
+            metadata["code"] = .string(code)
         }
-        // Probes and scrapes come every second from the supervisor and the edge: at info they
-        // would bury every real request (and fill the log files of an idle stack).
-        let level: Logger.Level = Self.routineRequests.contains(request.uri.path) ? .debug : .info
         context.logger.log(level: level, "request", metadata: metadata)
+    }
+
+    /// Milliseconds with two decimals (`1.52`), without a formatter.
+    static func milliseconds(_ elapsed: Duration) -> String {
+        let (seconds, attoseconds) = elapsed.components
+        let hundredths = max(0, seconds * 100_000 + (attoseconds + 5_000_000_000_000) / 10_000_000_000_000)
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
