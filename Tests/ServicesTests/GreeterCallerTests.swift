@@ -260,6 +260,62 @@ import Testing
         #expect(allowed.pinnedAddress == nil)
     }
 
+    @Test func ipLiteralsAreCheckedWithoutALookupAndNamesStillResolve() async throws {
+        let lookups = NIOLockedValueBox<[String]>([])
+        let guardrail = OutboundGuard(allowList: "") { host in
+            lookups.withLockedValue { $0.append(host) }
+            return [IPAddress(bytes: [127, 0, 0, 1])]
+        }
+        let publicLiteral = try await guardrail.check("http://203.0.113.7:8080/x", before: .now + .seconds(120))
+        #expect(publicLiteral.pinnedAddress == nil, "a literal needs no pin: it cannot be re-resolved")
+        let publicV6 = try await guardrail.check("http://[2001:4860::8888]/", before: .now + .seconds(120))
+        #expect(publicV6.pinnedAddress == nil)
+        for refused in ["http://127.0.0.1/", "http://10.1.2.3/", "http://[::1]/", "http://[::ffff:10.0.0.1]/"] {
+            await #expect(throws: ConnectError.self, "\(refused)") { _ = try await guardrail.check(refused, before: .now + .seconds(120)) }
+        }
+        #expect(lookups.withLockedValue { $0 }.isEmpty, "a literal went through the resolver")
+        // Spellings only getaddrinfo reads still go through it (and its answer is checked).
+        for numeric in ["http://2130706433/", "http://0x7f.0.0.1/", "http://name.test/"] {
+            await #expect(throws: ConnectError.self, "\(numeric)") { _ = try await guardrail.check(numeric, before: .now + .seconds(120)) }
+        }
+        #expect(lookups.withLockedValue { $0 } == ["2130706433", "0x7f.0.0.1", "name.test"])
+    }
+
+    @Test func pinnedClientsAreReusedAndNeverClosedUnderACall() async throws {
+        let clients = PinnedClients()
+        let made = NIOLockedValueBox(0)
+        func make() -> HTTPClient {
+            made.withLockedValue { $0 += 1 }
+            return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        }
+        let first = clients.checkOut(host: "a.test", address: "203.0.113.1", make: make)
+        clients.checkIn(first, host: "a.test", address: "203.0.113.1")
+        let again = clients.checkOut(host: "A.test", address: "203.0.113.1", make: make)
+        #expect(again === first, "the same name and address reuse the client (and its connections)")
+        let moved = clients.checkOut(host: "a.test", address: "203.0.113.2", make: make)
+        #expect(moved !== first, "a new address gets its own client")
+        #expect(made.withLockedValue { $0 } == 2)
+        // Fill the cache with busy clients: the next call gets its own, kept no longer than the call.
+        var busy: [(HTTPClient, String)] = [(again, "203.0.113.1"), (moved, "203.0.113.2")]
+        for index in 3...PinnedClients.capacity {
+            let address = "203.0.113.\(index)"
+            busy.append((clients.checkOut(host: "a.test", address: address, make: make), address))
+        }
+        #expect(clients.keptCount == PinnedClients.capacity)
+        let overflow = clients.checkOut(host: "b.test", address: "198.51.100.1", make: make)
+        #expect(clients.keptCount == PinnedClients.capacity, "busy clients are not evicted")
+        clients.checkIn(overflow, host: "b.test", address: "198.51.100.1")
+        for (client, address) in busy { clients.checkIn(client, host: "a.test", address: address) }
+        // Now idle: a new target evicts the least recently used one.
+        _ = clients.checkOut(host: "c.test", address: "198.51.100.2", make: make)
+        #expect(clients.keptCount == PinnedClients.capacity)
+        let evictedOne = clients.checkOut(host: "a.test", address: "203.0.113.1", make: make)
+        #expect(evictedOne !== first, "the least recently used idle client made room")
+        clients.checkIn(evictedOne, host: "a.test", address: "203.0.113.1")
+        await clients.shutdown()
+        try? await first.shutdown()
+    }
+
     @Test func aNameWithOnePublicAndOnePrivateAddressIsRefused() async throws {
         // DNS answers both: a check of only the first address would let the second through.
         for order in [[IPAddress(bytes: [203, 0, 113, 10]), IPAddress(bytes: [10, 0, 0, 5])],

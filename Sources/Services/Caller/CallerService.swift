@@ -3,6 +3,7 @@ import ConnectRPC
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import PostgresNIO
@@ -27,13 +28,19 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     /// they arrive (no decompression), and a refused connection fails at once.
     static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(5))
 
+    /// Clients pinned to checked addresses, kept for the next call to the same name and address.
+    static let pinnedClients = PinnedClients()
+
     /// The client for one checked target: for a guarded host, one that connects to the checked
     /// address (AsyncHTTPClient's DNS override) while the URL keeps the name, so `Host`, SNI
-    /// and certificate checks still use it. The override is per client, so each pinned call
-    /// gets its own (and closes it afterwards); allow-listed hosts share ``httpClient``.
+    /// and certificate checks still use it. The override is per client, so pinned clients are
+    /// kept per (name, address) and reused with their keep-alive connections; allow-listed
+    /// hosts and IP literals share ``httpClient``. Return it with ``release(_:for:)``.
     static func client(for target: OutboundGuard.Target) -> HTTPClient {
-        guard let configuration = pinnedConfiguration(for: target) else { return httpClient }
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        guard let address = target.pinnedAddress, let configuration = pinnedConfiguration(for: target) else { return httpClient }
+        return pinnedClients.checkOut(host: target.host, address: address) {
+            HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        }
     }
 
     /// The configuration of a pinned target's client, or `nil` for the shared one.
@@ -45,10 +52,10 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         return configuration
     }
 
-    /// Closes a per-call client (in the background: the answer does not wait for it).
+    /// Hands a pinned client back (the shared one needs nothing).
     static func release(_ client: HTTPClient, for target: OutboundGuard.Target) {
-        guard target.pinnedAddress != nil else { return }
-        Task { try? await client.shutdown() }
+        guard let address = target.pinnedAddress else { return }
+        pinnedClients.checkIn(client, host: target.host, address: address)
     }
 
     /// The configuration from the environment, with devctl.yaml's defaults.
@@ -174,10 +181,114 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         let status32 = status.map { Int32(clamping: $0) }
         let length64 = length.map(Int64.init)
         try await platform.connectDatabase("call not recorded") {
-            try await platform.database.query("""
-                INSERT INTO call_logs (url, status_code, body_length, duration_ms, error)
-                VALUES (\(url), \(status32), \(length64), \(milliseconds), \(error))
-                """, logger: platform.logger)
+            try await platform.execute(InsertCallLog(url: url, status: status32, length: length64, milliseconds: milliseconds, error: error))
         }
+    }
+}
+
+/// The call record, prepared once per pooled connection.
+struct InsertCallLog: PostgresPreparedStatement {
+    typealias Row = ()
+    static let sql = "INSERT INTO call_logs (url, status_code, body_length, duration_ms, error) VALUES ($1, $2, $3, $4, $5)"
+    // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int4, .int8, .int4, .text]
+
+    var url: String
+    var status: Int32?
+    var length: Int64?
+    var milliseconds: Int32
+    var error: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(url)
+        bindings.append(status)
+        bindings.append(length)
+        bindings.append(milliseconds)
+        bindings.append(error)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// Pinned HTTP clients by (host name, checked address): at most ``capacity`` kept; the least
+/// recently used idle one is closed to make room, and a client in use is never closed under a
+/// call (when every kept one is busy, the call gets a client of its own, closed after it).
+final class PinnedClients: Sendable {
+    static let capacity = 32
+
+    private struct Entry {
+        var client: HTTPClient
+        var inUse: Int
+        var lastUsed: UInt64
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var clock: UInt64 = 0
+        /// Clients handed out beyond the kept ones (closed on check-in).
+        var extra: [ObjectIdentifier: HTTPClient] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// How many clients are kept now (for tests).
+    var keptCount: Int { state.withLockedValue { $0.entries.count } }
+
+    func checkOut(host: String, address: String, make: () -> HTTPClient) -> HTTPClient {
+        let key = "\(host.lowercased())\u{0}\(address)"
+        var evicted: HTTPClient?
+        let client = state.withLockedValue { state -> HTTPClient in
+            state.clock += 1
+            if var entry = state.entries[key] {
+                entry.inUse += 1
+                entry.lastUsed = state.clock
+                state.entries[key] = entry
+                return entry.client
+            }
+            if state.entries.count >= Self.capacity {
+                let idle = state.entries.filter { $0.value.inUse == 0 }.min { $0.value.lastUsed < $1.value.lastUsed }
+                guard let idle else {
+                    let client = make()
+                    state.extra[ObjectIdentifier(client)] = client
+                    return client
+                }
+                evicted = idle.value.client
+                state.entries[idle.key] = nil
+            }
+            let client = make()
+            state.entries[key] = Entry(client: client, inUse: 1, lastUsed: state.clock)
+            return client
+        }
+        if let evicted { Self.close(evicted) }
+        return client
+    }
+
+    func checkIn(_ client: HTTPClient, host: String, address: String) {
+        let key = "\(host.lowercased())\u{0}\(address)"
+        let extra = state.withLockedValue { state -> HTTPClient? in
+            if let extra = state.extra.removeValue(forKey: ObjectIdentifier(client)) { return extra }
+            if var entry = state.entries[key], entry.client === client {
+                entry.inUse -= 1
+                state.entries[key] = entry
+            }
+            return nil
+        }
+        if let extra { Self.close(extra) }
+    }
+
+    /// Closes every kept client (a process-wide cache lives as long as the process; tests end theirs).
+    func shutdown() async {
+        let all = state.withLockedValue { state -> [HTTPClient] in
+            defer { state = State() }
+            return state.entries.values.map(\.client) + state.extra.values
+        }
+        for client in all { try? await client.shutdown() }
+    }
+
+    /// In the background: the answer does not wait for a client to close.
+    private static func close(_ client: HTTPClient) {
+        Task { try? await client.shutdown() }
     }
 }

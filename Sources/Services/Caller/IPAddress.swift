@@ -72,6 +72,17 @@ struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Every address `host` resolves to (getaddrinfo: names, dotted, decimal `2130706433`,
     /// hex and IPv6 literals alike). Blocking: call it off the event loops.
+    /// The address a host written as a plain IP literal names (`203.0.113.7`, `2001:db8::1`),
+    /// parsed without a lookup; `nil` for names and for numeric spellings only getaddrinfo
+    /// reads (`2130706433`, `0x7f.1`), which go through ``resolve(_:)`` and its checks.
+    static func literal(_ host: String) -> IPAddress? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return IPAddress(bytes: withUnsafeBytes(of: &v4) { Array($0) }) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 { return IPAddress(bytes: withUnsafeBytes(of: &v6) { Array($0) }) }
+        return nil
+    }
+
     static func resolve(_ host: String) throws(ResolutionError) -> [IPAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

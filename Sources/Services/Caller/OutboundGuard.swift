@@ -65,7 +65,10 @@ struct OutboundGuard: Sendable {
         if allowedHosts.contains("\(bracketed):\(port)") || allowedHosts.contains(bracketed) || allowedHosts.contains("\(hostKey):\(port)") {
             return Target(url: url.absoluteString, host: host, pinnedAddress: nil)
         }
-        let addresses = try await lookUp(host, before: deadline)
+        // An IP literal is its own answer: checked the same way, without a lookup (and without
+        // pinning: a literal cannot be re-resolved elsewhere between check and connection).
+        let literal = IPAddress.literal(hostKey.hasPrefix("[") ? String(hostKey.dropFirst().dropLast()) : hostKey)
+        let addresses = if let literal { [literal] } else { try await lookUp(host, before: deadline) }
         for address in addresses {
             if let range = address.nonPublicRange {
                 logger?.notice("outbound call refused", metadata: ["host": "\(bracketed):\(port)", "address": "\(address)", "range": "\(range)"])
@@ -73,7 +76,7 @@ struct OutboundGuard: Sendable {
             }
         }
         guard let first = addresses.first else { throw ConnectError(.unavailable, "\(host) resolved to no address") }
-        return Target(url: url.absoluteString, host: host, pinnedAddress: first.description)
+        return Target(url: url.absoluteString, host: host, pinnedAddress: literal == nil ? first.description : nil)
     }
 
     private func lookUp(_ host: String, before deadline: ContinuousClock.Instant) async throws -> [IPAddress] {
@@ -99,6 +102,8 @@ struct OutboundGuard: Sendable {
 
     /// The URL without its user-info (a password in a URL is a secret; never log or store it).
     static func redacted(_ text: String) -> String {
+        // Without an `@` there is no user-info to remove: no URL parsing on the common path.
+        guard text.utf8.contains(UInt8(ascii: "@")) else { return text }
         guard var components = URLComponents(string: text), components.user != nil || components.password != nil else { return text }
         components.user = nil
         components.password = nil

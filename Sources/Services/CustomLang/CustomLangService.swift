@@ -122,9 +122,29 @@ public struct CustomLangService: BundledService {
 
     private func record(name: String, message: String, status: HTTPResponse.Status) async throws {
         try await platform.database {
-            try await platform.database.query("""
-                INSERT INTO executions (name, result_message, status_code) VALUES (\(name), \(message), \(Int32(status.code)))
-                """, logger: platform.logger)
+            try await platform.execute(InsertExecution(name: name, message: message, status: Int32(status.code)))
         }
     }
+}
+
+/// The execution record, prepared once per pooled connection.
+struct InsertExecution: PostgresPreparedStatement {
+    typealias Row = ()
+    static let sql = "INSERT INTO executions (name, result_message, status_code) VALUES ($1, $2, $3)"
+    // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
+    static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4]
+
+    var name: String
+    var message: String
+    var status: Int32
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(name)
+        bindings.append(message)
+        bindings.append(status)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

@@ -235,10 +235,8 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         let attempts16 = Int16(attempts)
         do {
             try await platform.connectDatabase("invocation not stored") {
-                try await platform.database.query("""
-                    INSERT INTO invocations (name, result_message, success, code, http_status, attempts, duration_ms)
-                    VALUES (\(name), \(message), \(success), \(code), \(status), \(attempts16), \(milliseconds))
-                    """, logger: platform.logger)
+                try await platform.execute(InsertInvocation(name: name, message: message, success: success, code: code,
+                                                            status: status, attempts: attempts16, milliseconds: milliseconds))
             }
         } catch where !success {
             platform.logger.warning("invocation record not stored", metadata: ["code": "\(code)"])
@@ -285,4 +283,34 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         health.latencyMs = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         return health
     }
+}
+
+/// The invocation record, prepared once per pooled connection.
+struct InsertInvocation: PostgresPreparedStatement {
+    typealias Row = ()
+    static let sql = "INSERT INTO invocations (name, result_message, success, code, http_status, attempts, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
+    static let bindingDataTypes: [PostgresDataType] = [.text, .text, .bool, .text, .int4, .int2, .int4]
+
+    var name: String
+    var message: String
+    var success: Bool
+    var code: String
+    var status: Int32?
+    var attempts: Int16
+    var milliseconds: Int32
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(name)
+        bindings.append(message)
+        bindings.append(success)
+        bindings.append(code)
+        bindings.append(status)
+        bindings.append(attempts)
+        bindings.append(milliseconds)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

@@ -64,10 +64,7 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
         // Set by the edge from the verified token (it strips any value a client sent).
         let userID = context.requestHeaders[Self.userIDHeader]
         try await platform.connectDatabase("greeting not stored") {
-            try await platform.database.query("""
-                INSERT INTO greetings (name, message, external_status, external_body_length, user_id)
-                VALUES (\(name), \(message), \(status), \(length), \(userID))
-                """, logger: platform.logger)
+            try await platform.execute(InsertGreeting(name: name, message: message, status: status, length: length, userID: userID))
         }
         return .with {
             $0.message = message
@@ -90,4 +87,30 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
             throw ConnectError(error.code, "caller: \(error.message)", details: error.details)
         }
     }
+}
+
+/// The greeting record, prepared once per pooled connection.
+struct InsertGreeting: PostgresPreparedStatement {
+    typealias Row = ()
+    static let sql = "INSERT INTO greetings (name, message, external_status, external_body_length, user_id) VALUES ($1, $2, $3, $4, $5)"
+    // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
+    static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4, .int4, .text]
+
+    var name: String
+    var message: String
+    var status: Int32
+    var length: Int32
+    var userID: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(name)
+        bindings.append(message)
+        bindings.append(status)
+        bindings.append(length)
+        bindings.append(userID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
