@@ -12,6 +12,12 @@ public enum ConnectCodec: String, Sendable, CaseIterable {
 
     /// The codec of a unary Content-Type (`application/json; charset=utf-8` included), or `nil`.
     public init?(contentType: String) {
+        // What clients send nearly always, matched without splitting or lower-casing.
+        switch contentType {
+        case "application/json": self = .json; return
+        case "application/proto": self = .proto; return
+        default: break
+        }
         let essence = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         switch essence {
         case "application/json": self = .json

@@ -60,26 +60,40 @@ final class ChildProcess: Sendable {
         kill(pid, signal)
     }
 
-    /// Copies the pipe into the sink a line at a time until every writer has closed it.
-    private static func pump(_ descriptor: Int32, into sink: LogSink) {
+    /// Copies the pipe into the sink until every writer has closed it: what one read returned,
+    /// up to its last newline, goes to the sink in one piece (one file write for many lines, no
+    /// string per line unless a console shows them); a partial line waits for its end.
+    static func pump(_ descriptor: Int32, into sink: LogSink) {
         defer { close(descriptor) }
-        var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var partial: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
-            pending.append(contentsOf: buffer[0..<count])
-            while let newline = pending.firstIndex(of: 0x0A) {
-                sink.write(line: String(decoding: pending[..<newline], as: UTF8.self))
-                pending.removeSubrange(...newline)
+            let chunk = buffer[0..<count]
+            guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
+                partial.append(contentsOf: chunk)
+                if partial.count > 64 * 1024 { // a line without end: flush it rather than grow forever
+                    partial.append(0x0A)
+                    sink.write(lines: partial[...])
+                    partial.removeAll(keepingCapacity: true)
+                }
+                continue
             }
-            if pending.count > 64 * 1024 { // a line without end: flush it rather than grow forever
-                sink.write(line: String(decoding: pending, as: UTF8.self))
-                pending.removeAll()
+            if partial.isEmpty {
+                sink.write(lines: chunk[...lastNewline])
+            } else {
+                partial.append(contentsOf: chunk[...lastNewline])
+                sink.write(lines: partial[...])
+                partial.removeAll(keepingCapacity: true)
             }
+            partial.append(contentsOf: chunk[(lastNewline + 1)...])
         }
-        if !pending.isEmpty { sink.write(line: String(decoding: pending, as: UTF8.self)) }
+        if !partial.isEmpty {
+            partial.append(0x0A)
+            sink.write(lines: partial[...])
+        }
     }
 }
 

@@ -34,6 +34,14 @@ final class LogSink: Sendable {
     func write(line: String) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
+        write(lines: bytes[...])
+    }
+
+    /// Appends whole lines (each newline-terminated) to the file in one write, and shows each
+    /// on the console when there is one. Rotation happens between writes, so a file holds whole
+    /// lines only.
+    func write(lines bytes: ArraySlice<UInt8>) {
+        guard !bytes.isEmpty else { return }
         file.withLock { state in
             if state.size + bytes.count > maxBytes, state.descriptor >= 0 {
                 // Rotate: NAME.log → NAME.log.1 (one old file kept), then start afresh.
@@ -43,10 +51,28 @@ final class LogSink: Sendable {
                 state.size = 0
             }
             guard state.descriptor >= 0 else { return }
-            let written = bytes.withUnsafeBytes { Glibc.write(state.descriptor, $0.baseAddress, $0.count) }
-            if written > 0 { state.size += written }
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                var offset = 0
+                while offset < raw.count {
+                    let written = Glibc.write(state.descriptor, base + offset, raw.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        break
+                    }
+                }
+                state.size += offset
+            }
         }
-        console?.write(name: name, line: line)
+        guard let console else { return }
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: 0x0A) {
+            console.write(name: name, line: String(decoding: bytes[start..<newline], as: UTF8.self))
+            start = newline + 1
+        }
     }
 
     /// The last `count` lines of the log file (for "did not become ready" reports).

@@ -59,4 +59,39 @@ import Testing
         let (after, _) = LogReader.readNew(path: path, from: offset)
         #expect(after.last == "line 11 padded to rotate the file")
     }
+
+    @Test func thePumpKeepsLinesWholeAcrossReadsAndEndsAPartialLastLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pump-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        let sink = LogSink(name: "svc", path: path, console: nil)
+        let done = DispatchSemaphore(value: 0)
+        let pumping = Thread {
+            ChildProcess.pump(readEnd, into: sink)
+            done.signal()
+        }
+        pumping.start()
+        func send(_ text: String) {
+            var bytes = Array(text.utf8)
+            _ = bytes.withUnsafeMutableBytes { write(writeEnd, $0.baseAddress, $0.count) }
+        }
+        send("first ha")
+        usleep(20_000)
+        send("lf\nsecond\nthi")
+        usleep(20_000)
+        var many = ""
+        for index in 0..<10_000 { many += "line \(index)\n" }
+        send("rd\n" + many)
+        send("no newline at the end")
+        close(writeEnd)
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(Array(lines.prefix(3)) == ["first half", "second", "third"])
+        #expect(lines.count == 3 + 10_000 + 2)
+        #expect(lines[3 + 9_999] == "line 9999")
+        #expect(lines[3 + 10_000] == "no newline at the end")
+        #expect(lines.last == "")
+    }
 }
