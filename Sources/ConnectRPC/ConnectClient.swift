@@ -46,6 +46,9 @@ public struct ConnectClient: Sendable {
         )
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // No request span: nothing is bootstrapped to receive it, yet the no-op span costs a
+        // little per call.
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

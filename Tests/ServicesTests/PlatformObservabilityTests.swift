@@ -84,4 +84,29 @@ import Testing
             #expect(Self.samples(text, "db_pool_max_connections").first?.1 == 10)
         }
     }
+
+    @Test func httpMetricsCountEachRequestByRouteMethodAndStatus() async throws {
+        let logs = CapturedLogs()
+        let procedure = "/test.v1.ObservabilityProbe/Routed"
+        try await Self.withProbe(logs, procedure: procedure) { client in
+            for name in ["a", "missing", "missing"] { _ = try await Self.call(client, procedure, name: name) }
+            let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let requests = Self.samples(text, "hb_requests").filter { $0.0["http_route"] == procedure }
+            #expect(requests.first { $0.0["http_response_status_code"] == "200" && $0.0["http_request_method"] == "POST" }?.1 == 1, "\(requests)")
+            #expect(requests.first { $0.0["http_response_status_code"] == "404" }?.1 == 2, "\(requests)")
+            let durations = Self.samples(text, "http_server_request_duration_count").filter { $0.0["http_route"] == procedure }
+            #expect(durations.map(\.1).reduce(0, +) == 3, "\(durations)")
+        }
+    }
+
+    @Test func poolSizeSettingsAreCheckedAndDefaultToAWholePool() {
+        let defaults = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: [:])
+        #expect(defaults.databasePoolMaximum == 10 && defaults.databasePoolMinimum == 10)
+        let sized = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: ["DB_POOL_MAX": "4", "DB_POOL_MIN": "1"])
+        #expect(sized.databasePoolMaximum == 4 && sized.databasePoolMinimum == 1 && sized.invalidValues.isEmpty)
+        for (key, value) in [("DB_POOL_MAX", "0"), ("DB_POOL_MAX", "many"), ("DB_POOL_MIN", "11"), ("DB_POOL_MIN", "-1")] {
+            let bad = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: [key: value])
+            #expect(bad.invalidValues.contains { $0.hasPrefix(key) }, "\(key)=\(value): \(bad.invalidValues)")
+        }
+    }
 }

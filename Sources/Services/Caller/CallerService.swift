@@ -49,6 +49,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)), decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.dnsOverride = [target.host: address]
+        configuration.tracing.tracer = nil
         return configuration
     }
 

@@ -36,14 +36,17 @@ public struct ServicePlatform: Sendable {
         logger[metadataKey: "service"] = "\(settings.name)"
         self.logger = logger
         _ = Self.metricsRegistry
-        DatabaseMetrics.shared.configure(maximumConnections: Self.maximumConnections)
+        DatabaseMetrics.shared.configure(maximumConnections: settings.databasePoolMaximum)
         // A service without a database still has a (never started) pool, so that the platform's
         // shape is one; readiness and database calls then know there is none.
         let url = settings.usesDatabase ? settings.databaseURL : "postgresql://none@127.0.0.1:1/none"
-        database = PostgresClient(configuration: try Self.postgresConfiguration(url, service: settings.name), backgroundLogger: logger)
+        var configuration = try Self.postgresConfiguration(url, service: settings.name)
+        configuration.options.maximumConnections = settings.databasePoolMaximum
+        configuration.options.minimumConnections = settings.usesDatabase ? settings.databasePoolMinimum : 0
+        database = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    /// The pool's size; exported as `db_pool_max_connections`.
+    /// The pool's default size (`DB_POOL_MAX`); exported as `db_pool_max_connections`.
     static let maximumConnections = 10
 
     /// The pool's settings from `DATABASE_URL`, read by the same parser as devctl's own
@@ -59,6 +62,11 @@ public struct ServicePlatform: Sendable {
         var configuration = try endpoint.clientConfiguration(limits: .service(service))
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = maximumConnections
+        // No keep-alive query: postgres-nio arms a keep-alive timer (a task group and a Dispatch
+        // sleep) every time a connection goes back to the pool, i.e. per query — measured as a
+        // visible share of a request. A dead connection is found by its next query (answered
+        // 503 once, then replaced), and /readyz's `SELECT 1` every second keeps one warm.
+        configuration.options.keepAliveBehavior = nil
         return configuration
     }
 
@@ -66,7 +74,7 @@ public struct ServicePlatform: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
         router.get("/readyz") { _, _ in
             await isDatabaseReady()
