@@ -17,12 +17,17 @@ public struct ConnectClient: Sendable {
     public var compressionMinBytes: Int?
     /// Largest response accepted.
     public var maxResponseBytes: Int
+    /// Calls go through ``loopHTTPClients`` (the caller's loop's client) rather than `httpClient`.
+    private let usesSharedClients: Bool
 
-    public init(baseURL: String, codec: ConnectCodec = .proto, httpClient: HTTPClient = ConnectClient.sharedHTTPClient,
+    /// `httpClient`: `nil` (the default) uses the shared clients, one per event loop, so that
+    /// a call stays on the loop its caller runs on.
+    public init(baseURL: String, codec: ConnectCodec = .proto, httpClient: HTTPClient? = nil,
                 timeout: Duration? = nil, compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.codec = codec
-        self.httpClient = httpClient
+        self.httpClient = httpClient ?? Self.sharedHTTPClient
+        usesSharedClients = httpClient == nil
         self.timeout = timeout
         self.compressionMinBytes = compressionMinBytes
         self.maxResponseBytes = maxResponseBytes
@@ -32,13 +37,16 @@ public struct ConnectClient: Sendable {
     /// decompresses bodies itself (Connect needs the raw bytes and Content-Encoding), follows
     /// redirects, and retries refused connections until the deadline instead of failing fast
     /// with unavailable.
-    public static let sharedHTTPClient = makeHTTPClient(connectTimeout: .seconds(10))
+    public static var sharedHTTPClient: HTTPClient { loopHTTPClients.current }
+
+    /// The shared clients, one per event loop (each with its own connection pool on that loop).
+    static let loopHTTPClients = PerEventLoop { loop in makeHTTPClient(connectTimeout: .seconds(10), on: loop) }
 
     /// An HTTP client for service-to-service calls: no redirects followed, bodies left as sent
     /// (no decompression), a refused connection reported at once (no retry until the deadline),
     /// and up to 64 connections per host (AsyncHTTPClient's default of 8 would queue a service's
     /// fan-in behind them).
-    public static func makeHTTPClient(connectTimeout: TimeAmount) -> HTTPClient {
+    public static func makeHTTPClient(connectTimeout: TimeAmount, on group: any EventLoopGroup = HTTPClient.defaultEventLoopGroup) -> HTTPClient {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: connectTimeout),
@@ -49,7 +57,7 @@ public struct ConnectClient: Sendable {
         // No request span: nothing is bootstrapped to receive it, yet the no-op span costs a
         // little per call.
         configuration.tracing.tracer = nil
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        return HTTPClient(eventLoopGroup: group, configuration: configuration)
     }
 
     /// A response message with the headers it came with (trailers arrive as `trailer-` headers).
@@ -92,7 +100,8 @@ public struct ConnectClient: Sendable {
             // headers, and a server that stalls mid-body would otherwise hang the call.
             // AsyncHTTPClient gets the same deadline, so that it abandons the request itself.
             let deadline = effectiveTimeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
-            let exchange: @Sendable () async throws -> (HTTPClientResponse, ByteBuffer) = { [httpClient, maxResponseBytes, request] in
+            let httpClient = usesSharedClients ? Self.loopHTTPClients.current : self.httpClient
+            let exchange: @Sendable () async throws -> (HTTPClientResponse, ByteBuffer) = { [maxResponseBytes, request] in
                 let response = try await httpClient.execute(request, deadline: deadline)
                 return (response, try await response.body.collect(upTo: maxResponseBytes))
             }

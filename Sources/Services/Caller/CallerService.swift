@@ -26,7 +26,9 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
 
     /// Outbound HTTP: redirects are followed here (each hop re-checked), bodies are counted as
     /// they arrive (no decompression), and a refused connection fails at once.
-    static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(5))
+    static var httpClient: HTTPClient { loopHTTPClients.current }
+    /// One per event loop (see ``PerEventLoop``).
+    static let loopHTTPClients = PerEventLoop { loop in ConnectClient.makeHTTPClient(connectTimeout: .seconds(5), on: loop) }
 
     /// Clients pinned to checked addresses, kept for the next call to the same name and address.
     static let pinnedClients = PinnedClients()

@@ -12,12 +12,12 @@ extension ServicePlatform {
     /// largest single cost of a request measured against the Go peer (bench/greet-vs-go.sh).
     /// With it a request's tasks stay on the loop that read it.
     ///
-    /// One event loop unless `NIO_SINGLETON_GROUP_LOOP_COUNT` says otherwise: with one, a
-    /// request never changes threads at all (its client and database connections live on the
-    /// same loop); with more, a pooled connection is often on another loop and every call to it
-    /// is a cross-thread hand-off. Measured on 2 cores with the whole chain on the machine, one
-    /// loop costs ~20 % less CPU per Greet than two. A service that needs more than one core
-    /// sets the variable (the pods' CPU limit is the natural value).
+    /// One event loop, unless `NIO_SINGLETON_GROUP_LOOP_COUNT` asks for more: a service is one
+    /// process among many (its siblings, PostgreSQL, the edge; replicas in Kubernetes), and one
+    /// busy thread per process wastes least. Measured on 2 cores with the Greet chain on the
+    /// machine: ~20 % less CPU per request than one loop per core. With more loops a request
+    /// still stays on one thread (the database pools and HTTP clients are per loop, see
+    /// ``PerEventLoop``), so a service given several cores (its pod's CPU limit) scales.
     ///
     /// Call once, from the main thread, before any task starts: `devctl serve` does, first
     /// thing. Blocking work must then never run on a task (it would stall that loop's sockets):

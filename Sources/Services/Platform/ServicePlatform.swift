@@ -15,8 +15,11 @@ import ServiceLifecycle
 public struct ServicePlatform: Sendable {
     public let settings: ServiceSettings
     public let logger: Logger
-    /// The service's pooled connection to its own database.
-    public let database: PostgresClient
+    /// The service's pooled connections to its own database: the pool of the event loop the
+    /// caller runs on (one per loop, see ``PerEventLoop``; `DB_POOL_MAX` is shared among them).
+    public var database: PostgresClient { databases.current }
+    /// Every loop's pool.
+    let databases: PerEventLoop<PostgresClient>
     /// The last reason readiness failed, so that each change is logged once.
     private let databaseFailure = NIOLockedValueBox<String?>(nil)
 
@@ -41,9 +44,10 @@ public struct ServicePlatform: Sendable {
         // shape is one; readiness and database calls then know there is none.
         let url = settings.usesDatabase ? settings.databaseURL : "postgresql://none@127.0.0.1:1/none"
         var configuration = try Self.postgresConfiguration(url, service: settings.name)
-        configuration.options.maximumConnections = settings.databasePoolMaximum
-        configuration.options.minimumConnections = settings.usesDatabase ? settings.databasePoolMinimum : 0
-        database = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        configuration.options.maximumConnections = PerEventLoop<PostgresClient>.share(of: settings.databasePoolMaximum)
+        configuration.options.minimumConnections = settings.usesDatabase && settings.databasePoolMinimum > 0
+            ? min(PerEventLoop<PostgresClient>.share(of: settings.databasePoolMinimum), configuration.options.maximumConnections) : 0
+        databases = PerEventLoop { loop in PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger) }
     }
 
     /// The pool's default size (`DB_POOL_MAX`); exported as `db_pool_max_connections`.
@@ -146,7 +150,7 @@ public struct ServicePlatform: Sendable {
         Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: port ?? settings.port), serverName: settings.name),
-            services: settings.usesDatabase ? [database] : [],
+            services: settings.usesDatabase ? databases.all : [],
             logger: logger
         )
     }
