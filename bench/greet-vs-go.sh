@@ -10,9 +10,9 @@
 #     server (postmaster and all its backends) and the whole machine. CPU = utime+stime (with
 #     reaped children) from /proc/PID/stat, delta over the run / the requests wrk counted.
 #   - GET /healthz: the Swift caller's (platform router: request log + metrics middleware) against
-#     a bare Hummingbird 2 route (bench/bare-hummingbird, built here) on the same number of event
-#     loops (the services' default, 1; NIO_SINGLETON_GROUP_LOOP_COUNT sets both), the Go caller's
-#     beside them.
+#     a bare Hummingbird 2 route (bench/bare-hummingbird, built here), both given every core (a
+#     second caller with NIO_SINGLETON_GROUP_LOOP_COUNT=$(nproc); the services' default is one event
+#     loop, shown too), the Go caller's beside them.
 #   - Report only: InvokeCustom on gateway (→ custom-lang /invoke) and custom-lang POST /invoke.
 #   - Idle RSS (MB) of every Swift service and Go peer after start, and idle CPU ms/s over
 #     IDLE_WINDOW seconds before any load and again after the load (plus peak RSS at the end).
@@ -303,9 +303,9 @@ def summary(args):
               f"{fmt(ratio(sw['p99'], go['p99']), '7.2f')}× {'':>7}               {cells}")
     tails([("Swift", sw), ("Go peer", go)], names, settle)
     print()
-    bare, sc, gc = group("healthz", "bare"), group("healthz", "swift"), group("healthz", "go")
-    table("GET /healthz (CPU of the process answering)", [("bare Hummingbird", bare), ("Swift caller", sc), ("Go caller", gc)], ["server", "machine"])
-    for label, g in (("Swift caller/bare", sc), ("Go caller/bare", gc)):
+    bare, sc, gc, sc1 = group("healthz", "bare"), group("healthz", "swift"), group("healthz", "go"), group("healthz", "swift1")
+    table("GET /healthz (CPU of the process answering)", [("bare Hummingbird", bare), ("Swift caller, all cores", sc), ("Swift caller, 1 loop", sc1), ("Go caller", gc)], ["server", "machine"])
+    for label, g in (("Swift (all cores)/bare", sc), ("Swift (1 loop)/bare", sc1), ("Go caller/bare", gc)):
         if g and bare:
             print(f"  {label:<22} {fmt(ratio(g['rps'], bare['rps']), '7.2f')}× {fmt(ratio(g['p50'], bare['p50']), '7.2f')}× "
                   f"{fmt(ratio(g['p99'], bare['p99']), '7.2f')}× {'':>7}               {fmt(ratio(g['cpu'].get('server'), bare['cpu'].get('server')), '11.2f')}×")
@@ -385,7 +385,7 @@ done
 
 # ---- processes ----------------------------------------------------------------------------------
 declare -A port pid
-for s in custom-lang caller greeter gateway go-caller go-greeter bare; do free_port; port[$s]=$REPLY; done
+for s in custom-lang caller greeter gateway go-caller go-greeter bare caller-wide; do free_port; port[$s]=$REPLY; done
 launch() { # name ready-path command…
     local name=$1 path=$2; shift 2
     (cd "$dir" && exec "$@" >"$dir/$name.log" 2>&1 </dev/null) &
@@ -397,10 +397,10 @@ launch() { # name ready-path command…
     done
     tail -n 30 "$dir/$name.log" >&2; die "$name did not become ready ($path) within 30 s"
 }
-swift_service() { # name database env…
+swift_service() { # name database env… (NAME-wide: a second instance of NAME)
     local name=$1 database=$2; shift 2
     launch "$name" /readyz env LOG_LEVEL="$log_level" HOST=127.0.0.1 PORT="${port[$name]}" DATABASE_URL="$(db "$database")" "$@" \
-        "$devctl" serve "$name" --no-config
+        "$devctl" serve "${name%-wide}" --no-config
 }
 go_peer() { # name role database env…
     local name=$1 role=$2 database=$3; shift 3
@@ -414,10 +414,12 @@ swift_service greeter greeter_db CALLER_BASE_URL="http://127.0.0.1:${port[caller
 swift_service gateway gateway_db CUSTOM_LANG_BASE_URL="http://127.0.0.1:${port[custom-lang]}"
 go_peer go-caller caller caller_db CALLER_ALLOWED_HOSTS="127.0.0.1:${port[custom-lang]}"
 go_peer go-greeter greeter greeter_db CALLER_BASE_URL="http://127.0.0.1:${port[go-caller]}" EXTERNAL_API_URL="$target"
-# The same number of event loops as the services (theirs is 1 unless NIO_SINGLETON_GROUP_LOOP_COUNT
-# says otherwise; the bare server would take one per core): the ratio is then the platform's cost
-# per request (middleware, router, logging), not a difference in cores used.
-launch bare /healthz env PORT="${port[bare]}" NIO_SINGLETON_GROUP_LOOP_COUNT="${NIO_SINGLETON_GROUP_LOOP_COUNT:-1}" "$bare_bin"
+# /healthz against a bare Hummingbird route, both given the whole machine: the bare server as
+# Hummingbird runs by default (a loop per core, handlers on the global pool), a second caller with
+# a loop per core (the services' default is one loop, which caps a plain route at one core).
+wide_loops=$(nproc)
+launch bare /healthz env PORT="${port[bare]}" "$bare_bin"
+swift_service caller-wide caller_db NIO_SINGLETON_GROUP_LOOP_COUNT="$wide_loops" CALLER_ALLOWED_HOSTS="127.0.0.1:${port[custom-lang]}"
 
 greet_url() { echo "http://127.0.0.1:${port[$1]}/greeter.v1.GreeterService/Greet"; }
 # One Greet through each chain: both answer, and the message is the same.
@@ -428,7 +430,7 @@ for g in greeter go-greeter; do
 done
 
 # ---- measuring ----------------------------------------------------------------------------------
-procs=(custom-lang caller greeter gateway go-caller go-greeter bare)
+procs=(custom-lang caller greeter gateway go-caller go-greeter bare caller-wide)
 alive_check() { for n in "${procs[@]}"; do kill -0 "${pid[$n]}" 2>/dev/null || { tail -n 30 "$dir/$n.log" >&2; die "$n died"; }; done; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 hwm_mb() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -479,7 +481,8 @@ greet_swift() { run greet swift "Greet  Swift (greeter)" POST "$(greet_url greet
 greet_go() { run greet go "Greet  Go peer (go greeter)" POST "$(greet_url go-greeter)" \
     greeter="${pid[go-greeter]}" caller="${pid[go-caller]}" custom-lang="${pid[custom-lang]}" postgres="$pg_pid"; }
 health_bare() { run healthz bare "/healthz  bare Hummingbird" GET "http://127.0.0.1:${port[bare]}/healthz" server="${pid[bare]}"; }
-health_swift() { run healthz swift "/healthz  Swift caller" GET "http://127.0.0.1:${port[caller]}/healthz" server="${pid[caller]}"; }
+health_swift() { run healthz swift "/healthz  Swift caller, ${wide_loops} loops" GET "http://127.0.0.1:${port[caller-wide]}/healthz" server="${pid[caller-wide]}"; }
+health_swift1() { run healthz swift1 "/healthz  Swift caller, 1 loop" GET "http://127.0.0.1:${port[caller]}/healthz" server="${pid[caller]}"; }
 health_go() { run healthz go "/healthz  Go caller" GET "http://127.0.0.1:${port[go-caller]}/healthz" server="${pid[go-caller]}"; }
 invoke_gateway() { run invoke gateway "InvokeCustom  gateway" POST "http://127.0.0.1:${port[gateway]}/gateway.v1.GatewayService/InvokeCustom" \
     gateway="${pid[gateway]}" custom-lang="${pid[custom-lang]}" postgres="$pg_pid"; }
@@ -490,7 +493,7 @@ invoke_cl() { run invoke custom-lang "POST /invoke  custom-lang" POST "http://12
 echo "greet-vs-go: Swift services vs the Go peer (shared/peers/go-greet), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "  machine: $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg); CPU tick $(getconf CLK_TCK)/s"
 echo "  wrk -t2 -c$connections -d${duration}s --latency; $rounds interleaved rounds; ${settle}s pause between runs; LOG_LEVEL=$log_level for all"
-echo "  event loops per Swift process (services and bare Hummingbird): ${NIO_SINGLETON_GROUP_LOOP_COUNT:-1}"
+echo "  event loops per Swift service: ${NIO_SINGLETON_GROUP_LOOP_COUNT:-1} (the default, 1, unless NIO_SINGLETON_GROUP_LOOP_COUNT is set); /healthz also on a caller with $wide_loops"
 echo "  devctl: $devctl ($(sha256sum "$devctl" | cut -c1-12), $(date -u -r "$devctl" '+%Y-%m-%d %H:%M UTC'))$([ "$static" = 1 ] && echo ', static stdlib')"
 echo "  repo: $root at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') (migrations, devctl.yaml)"
 echo "  Go peer: $go_bin (built $(date -u -r "$go_bin" '+%Y-%m-%d %H:%M UTC')); statement cache ${PEER_PG_STATEMENT_CACHE:-prepare}, caller codec ${PEER_CALLER_CODEC:-proto}, guard resolve ${PEER_GUARD_RESOLVE:-always}, pool ${PEER_POOL_SIZE:-10}"
@@ -508,15 +511,15 @@ for url in "$(greet_url greeter)" "$(greet_url go-greeter)" "http://127.0.0.1:${
     "http://127.0.0.1:${port[custom-lang]}/invoke"; do
     wrk_to "$dir/warm.out" "$warmup" POST "$url"
 done
-for n in bare caller go-caller; do wrk_to "$dir/warm.out" "$warmup" GET "http://127.0.0.1:${port[$n]}/healthz"; done
+for n in bare caller caller-wide go-caller; do wrk_to "$dir/warm.out" "$warmup" GET "http://127.0.0.1:${port[$n]}/healthz"; done
 sleep "$settle"
 
 for round in $(seq "$rounds"); do
     if [ $((round % 2)) = 1 ]; then greet_swift; greet_go; else greet_go; greet_swift; fi
     case $((round % 3)) in
-        1) health_bare; health_swift; health_go ;;
-        2) health_swift; health_go; health_bare ;;
-        0) health_go; health_bare; health_swift ;;
+        1) health_bare; health_swift; health_go; health_swift1 ;;
+        2) health_swift; health_go; health_bare; health_swift1 ;;
+        0) health_go; health_bare; health_swift; health_swift1 ;;
     esac
     if [ $((round % 2)) = 1 ]; then invoke_gateway; invoke_cl; else invoke_cl; invoke_gateway; fi
 done
