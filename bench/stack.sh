@@ -10,8 +10,13 @@ duration=${DURATION:-10}
 connections=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "bench/stack.sh needs wrk: apt-get install -y wrk" >&2; exit 1; }
 if [ "${STATIC:-0}" = 1 ]; then build=(swift build -c release --static-swift-stdlib --scratch-path .build-static); else build=(swift build -c release); fi
-"${build[@]}" --product devctl >/dev/null
-devctl=$("${build[@]}" --show-bin-path)/devctl
+# DEVCTL_BIN=/path/to/devctl: measure that binary (before/after comparisons) instead of building.
+if [ -n "${DEVCTL_BIN:-}" ]; then
+    devctl=$(realpath "$DEVCTL_BIN")
+else
+    "${build[@]}" --product devctl >/dev/null
+    devctl=$("${build[@]}" --show-bin-path)/devctl
+fi
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }

@@ -81,7 +81,7 @@ import Testing
             #expect(calls.first { $0.0["code"] == "not_found" }?.1 == 1, "\(calls)")
             let durations = Self.samples(text, "connect_rpc_duration_seconds_count").filter { $0.0["procedure"] == procedure }
             #expect(durations.first?.1 == 3, "\(durations)")
-            #expect(Self.samples(text, "db_pool_max_connections").first?.1 == 10)
+            #expect(Self.samples(text, "db_pool_max_connections").first?.1 == Double(ServiceSettings.defaultDatabasePoolMaximum))
         }
     }
 
@@ -101,10 +101,11 @@ import Testing
 
     @Test func poolSizeSettingsAreCheckedAndDefaultToAWholePool() {
         let defaults = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: [:])
-        #expect(defaults.databasePoolMaximum == 10 && defaults.databasePoolMinimum == 10)
+        #expect(defaults.databasePoolMaximum == max(4, ProcessInfo.processInfo.activeProcessorCount))
+        #expect(defaults.databasePoolMinimum == defaults.databasePoolMaximum)
         let sized = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: ["DB_POOL_MAX": "4", "DB_POOL_MIN": "1"])
         #expect(sized.databasePoolMaximum == 4 && sized.databasePoolMinimum == 1 && sized.invalidValues.isEmpty)
-        for (key, value) in [("DB_POOL_MAX", "0"), ("DB_POOL_MAX", "many"), ("DB_POOL_MIN", "11"), ("DB_POOL_MIN", "-1")] {
+        for (key, value) in [("DB_POOL_MAX", "0"), ("DB_POOL_MAX", "many"), ("DB_POOL_MIN", "1001"), ("DB_POOL_MIN", "-1")] {
             let bad = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: [key: value])
             #expect(bad.invalidValues.contains { $0.hasPrefix(key) }, "\(key)=\(value): \(bad.invalidValues)")
         }

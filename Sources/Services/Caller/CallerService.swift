@@ -190,8 +190,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
 }
 
 /// The call record, prepared once per pooled connection.
-struct InsertCallLog: PostgresPreparedStatement {
-    typealias Row = ()
+struct InsertCallLog: PreparedInsert {
     static let sql = "INSERT INTO call_logs (url, status_code, body_length, duration_ms, error) VALUES ($1, $2, $3, $4, $5)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .int4, .int8, .int4, .text]
@@ -211,8 +210,6 @@ struct InsertCallLog: PostgresPreparedStatement {
         bindings.append(error)
         return bindings
     }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
 /// Pinned HTTP clients by (host name, checked address): at most ``capacity`` kept; the least

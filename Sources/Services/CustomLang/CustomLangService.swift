@@ -128,8 +128,7 @@ public struct CustomLangService: BundledService {
 }
 
 /// The execution record, prepared once per pooled connection.
-struct InsertExecution: PostgresPreparedStatement {
-    typealias Row = ()
+struct InsertExecution: PreparedInsert {
     static let sql = "INSERT INTO executions (name, result_message, status_code) VALUES ($1, $2, $3)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4]
@@ -145,6 +144,4 @@ struct InsertExecution: PostgresPreparedStatement {
         bindings.append(status)
         return bindings
     }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

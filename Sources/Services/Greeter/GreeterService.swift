@@ -90,8 +90,7 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
 }
 
 /// The greeting record, prepared once per pooled connection.
-struct InsertGreeting: PostgresPreparedStatement {
-    typealias Row = ()
+struct InsertGreeting: PreparedInsert {
     static let sql = "INSERT INTO greetings (name, message, external_status, external_body_length, user_id) VALUES ($1, $2, $3, $4, $5)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4, .int4, .text]
@@ -111,6 +110,4 @@ struct InsertGreeting: PostgresPreparedStatement {
         bindings.append(userID)
         return bindings
     }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }

@@ -50,8 +50,8 @@ public struct ServicePlatform: Sendable {
         databases = PerEventLoop { loop in PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger) }
     }
 
-    /// The pool's default size (`DB_POOL_MAX`); exported as `db_pool_max_connections`.
-    static let maximumConnections = 10
+    /// The pool's size before `DB_POOL_MAX` is read; exported as `db_pool_max_connections`.
+    static var maximumConnections: Int { ServiceSettings.defaultDatabasePoolMaximum }
 
     /// The pool's settings from `DATABASE_URL`, read by the same parser as devctl's own
     /// (`sslmode` included: `require` never falls back to plaintext), with the service session
@@ -192,7 +192,7 @@ extension ServicePlatform {
     /// later use of the statement there (a lock timeout while preparing, or a table that a
     /// migration creates later, would break that connection for good). So a connection on which
     /// the statement failed server-side is closed, and the pool opens a fresh one.
-    public func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws where Statement.Row == () {
+    public func execute<Statement: PreparedInsert>(_ statement: Statement) async throws {
         try await database.withConnection { [logger] connection in
             do {
                 _ = try await connection.execute(statement, logger: logger)
@@ -202,4 +202,12 @@ extension ServicePlatform {
             }
         }
     }
+}
+
+/// A prepared statement that returns no rows (the services' INSERTs): it only says its SQL,
+/// parameter types and values.
+public protocol PreparedInsert: PostgresPreparedStatement where Row == () {}
+
+extension PreparedInsert {
+    public func decodeRow(_ row: PostgresRow) throws {}
 }

@@ -65,10 +65,16 @@ public struct ServiceSettings: Sendable {
         return problems
     }
 
-    /// The most connections the service's pool opens (`DB_POOL_MAX`, default 10).
+    /// The most connections the service's pool opens (`DB_POOL_MAX`, default
+    /// ``defaultDatabasePoolMaximum``).
     public var databasePoolMaximum: Int {
-        environment["DB_POOL_MAX"].flatMap(Int.init).flatMap { (1...1000).contains($0) ? $0 : nil } ?? 10
+        environment["DB_POOL_MAX"].flatMap(Int.init).flatMap { (1...1000).contains($0) ? $0 : nil } ?? Self.defaultDatabasePoolMaximum
     }
+
+    /// Four connections, or one per core on a bigger machine (pgx's default): measured on 2
+    /// cores, 4 serve the Greet chain as well as 10, and every connection is a PostgreSQL
+    /// process kept open (see ``databasePoolMinimum``).
+    public static var defaultDatabasePoolMaximum: Int { max(4, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Connections the pool keeps open even when idle (`DB_POOL_MIN`, default: all of
     /// `DB_POOL_MAX`). postgres-nio arms an idle-timeout timer (tasks and a Dispatch sleep) each
