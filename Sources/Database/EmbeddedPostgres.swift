@@ -209,7 +209,7 @@ public struct EmbeddedPostgres: Sendable {
             listen_addresses = '\(settings.host)'
             unix_socket_directories = ''
             password_encryption = 'scram-sha-256'
-            # Each service keeps its pool open (DB_POOL_MIN = DB_POOL_MAX, 4 or one per core).
+            # Each service keeps its pool open (DB_POOL_MIN = DB_POOL_MAX = 10 by default).
             max_connections = 300
 
             """

@@ -101,7 +101,7 @@ import Testing
 
     @Test func poolSizeSettingsAreCheckedAndDefaultToAWholePool() {
         let defaults = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: [:])
-        #expect(defaults.databasePoolMaximum == max(4, ProcessInfo.processInfo.activeProcessorCount))
+        #expect(defaults.databasePoolMaximum == 10)
         #expect(defaults.databasePoolMinimum == defaults.databasePoolMaximum)
         let sized = ServiceSettings(name: "probe", defaultPort: 1, defaultDatabase: nil, environment: ["DB_POOL_MAX": "4", "DB_POOL_MIN": "1"])
         #expect(sized.databasePoolMaximum == 4 && sized.databasePoolMinimum == 1 && sized.invalidValues.isEmpty)
