@@ -50,10 +50,8 @@ public struct ServicePlatform: Sendable {
         databases = PerEventLoop { loop in PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger) }
     }
 
-    /// The pool's size before `DB_POOL_MAX` is read; exported as `db_pool_max_connections`.
-    static var maximumConnections: Int { ServiceSettings.defaultDatabasePoolMaximum }
-
-    /// The pool's settings from `DATABASE_URL`, read by the same parser as devctl's own
+    /// The pool's settings (its size aside: that is per event loop, see `init`) from
+    /// `DATABASE_URL`, read by the same parser as devctl's own
     /// (`sslmode` included: `require` never falls back to plaintext), with the service session
     /// limits (`statement_timeout`, `lock_timeout`) on every connection.
     static func postgresConfiguration(_ url: String, service: String) throws -> PostgresClient.Configuration {
@@ -65,7 +63,6 @@ public struct ServicePlatform: Sendable {
         }
         var configuration = try endpoint.clientConfiguration(limits: .service(service))
         configuration.options.connectTimeout = .seconds(3)
-        configuration.options.maximumConnections = maximumConnections
         // No keep-alive query: postgres-nio arms a keep-alive timer (a task group and a Dispatch
         // sleep) every time a connection goes back to the pool, i.e. per query — measured as a
         // visible share of a request. A dead connection is found by its next query (answered
