@@ -10,15 +10,16 @@ public struct ConnectClient: Sendable {
     /// `http://host:port` (no trailing slash needed).
     public var baseURL: String
     public var codec: ConnectCodec
-    public var httpClient: HTTPClient
+    /// The client calls go through: the one given at init, else the shared client of the
+    /// event loop the caller runs on (so that a call stays on that loop).
+    public var httpClient: HTTPClient { ownHTTPClient ?? Self.sharedHTTPClient }
+    private let ownHTTPClient: HTTPClient?
     /// Default timeout per call, sent as `Connect-Timeout-Ms`; `nil` waits as long as it takes.
     public var timeout: Duration?
     /// Gzip request bodies at least this large (`nil`: never).
     public var compressionMinBytes: Int?
     /// Largest response accepted.
     public var maxResponseBytes: Int
-    /// Calls go through ``loopHTTPClients`` (the caller's loop's client) rather than `httpClient`.
-    private let usesSharedClients: Bool
 
     /// `httpClient`: `nil` (the default) uses the shared clients, one per event loop, so that
     /// a call stays on the loop its caller runs on.
@@ -26,8 +27,7 @@ public struct ConnectClient: Sendable {
                 timeout: Duration? = nil, compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.codec = codec
-        self.httpClient = httpClient ?? Self.sharedHTTPClient
-        usesSharedClients = httpClient == nil
+        ownHTTPClient = httpClient
         self.timeout = timeout
         self.compressionMinBytes = compressionMinBytes
         self.maxResponseBytes = maxResponseBytes
@@ -100,7 +100,7 @@ public struct ConnectClient: Sendable {
             // headers, and a server that stalls mid-body would otherwise hang the call.
             // AsyncHTTPClient gets the same deadline, so that it abandons the request itself.
             let deadline = effectiveTimeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
-            let httpClient = usesSharedClients ? Self.loopHTTPClients.current : self.httpClient
+            let httpClient = self.httpClient
             let exchange: @Sendable () async throws -> (HTTPClientResponse, ByteBuffer) = { [maxResponseBytes, request] in
                 let response = try await httpClient.execute(request, deadline: deadline)
                 return (response, try await response.body.collect(upTo: maxResponseBytes))

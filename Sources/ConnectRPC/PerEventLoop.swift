@@ -7,8 +7,8 @@ import NIOPosix
 /// A pooled connection lives on one loop. A request whose task runs on another loop (the one
 /// that accepted its socket) hands every write to that connection across threads, and its
 /// task continues wherever the answer arrived: an eventfd wake-up per hop. With a resource per
-/// loop, a request's database and HTTP calls stay on its own loop, and a service still uses
-/// every core (one loop per core, NIO's default).
+/// loop, a request's database and HTTP calls stay on its own loop, however many loops the
+/// process runs (`devctl serve` runs one unless `NIO_SINGLETON_GROUP_LOOP_COUNT` says more).
 public final class PerEventLoop<Resource: Sendable>: Sendable {
     /// Every instance, in the group's loop order.
     public let all: [Resource]
@@ -26,12 +26,8 @@ public final class PerEventLoop<Resource: Sendable>: Sendable {
         return all[index]
     }
 
-    /// How many instances share a total of `total` (connections, say): each gets at least one.
-    public func share(of total: Int) -> Int {
-        max(1, (total + all.count - 1) / all.count)
-    }
-
-    /// `share(of:)` before the instances exist: the group's loop count decides.
+    /// Each instance's part of a total (connections, say) split over the group's loops, at
+    /// least one: decided before the instances exist, to configure them.
     public static func share(of total: Int, group: MultiThreadedEventLoopGroup = .singleton) -> Int {
         let count = Array(group.makeIterator()).count
         return max(1, (total + count - 1) / count)

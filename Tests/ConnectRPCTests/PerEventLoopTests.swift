@@ -20,8 +20,7 @@ import Testing
             #expect(seen.loop === loop, "a task on a loop gets that loop's instance")
         }
         #expect(tags.current === tags.all[0], "off the group's threads: the first")
-        #expect(tags.share(of: 10) == 4 && tags.share(of: 1) == 1 && tags.share(of: 3) == 1)
-        #expect(PerEventLoop<Tag>.share(of: 10, group: group) == 4)
+        #expect([10, 1, 3].map { PerEventLoop<Tag>.share(of: $0, group: group) } == [4, 1, 1])
         try await group.shutdownGracefully()
     }
 }
