@@ -81,7 +81,7 @@ struct ServiceDatabaseFixture {
         } catch {
             try? await manager.embedded?.purge()
             try? FileManager.default.removeItem(atPath: root)
-            if let failure = error as? any UserFacingError, failure.message.contains("is in use") { throw PortTaken(underlying: error) }
+            if let failure = error as? any UserFacingError, FreePorts.wasTaken(failure.message) { throw PortTaken(underlying: error) }
             throw error
         }
         do {

@@ -37,4 +37,11 @@ public enum FreePorts {
     public static func take() throws -> Int {
         try take(1)[0]
     }
+
+    /// Whether a start failed because its port was taken meanwhile: devctl's own preflight
+    /// ("… is in use") or the server finding out when it binds ("Address already in use", from
+    /// PostgreSQL's log; an outgoing connection's ephemeral port can be the one chosen).
+    public static func wasTaken(_ failure: String) -> Bool {
+        failure.contains("is in use") || failure.contains("Address already in use")
+    }
 }

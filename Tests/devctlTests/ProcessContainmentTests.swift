@@ -55,7 +55,7 @@ import Testing
         // A port chosen free can be taken by another test before `up` binds it: then try anew.
         var (root, _) = try Self.makeStack()
         var up = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)
-        for _ in 0..<2 where up.status != 0 && up.stderr.contains("is in use") {
+        for _ in 0..<2 where up.status != 0 && FreePorts.wasTaken(up.stderr) {
             TemporaryFolder.remove(root)
             (root, _) = try Self.makeStack()
             up = try await DevctlProcess.run(["up", "-d", "--timeout", "60"], in: root)

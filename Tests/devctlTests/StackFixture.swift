@@ -51,7 +51,7 @@ struct StackFixture {
         for attempt in 1...3 {
             let fixture = try make()
             let up = try await fixture.devctl(arguments)
-            if up.status != 0, up.stderr.contains("is in use"), attempt < 3 {
+            if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
                 await fixture.tearDown()
                 continue
             }
