@@ -53,15 +53,6 @@ public func withTimeout<T: Sendable>(
     try await withDeadline(ContinuousClock.now.advanced(by: timeout), operation, onTimeout: onTimeout)
 }
 
-extension TimeAmount {
-    /// A Swift `Duration` as NIO's nanoseconds (saturating; sub-nanoseconds dropped).
-    public init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        self = .nanoseconds(overflow ? (seconds < 0 ? .min : .max) : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue)
-    }
-}
-
 /// The shared state of one race: the first result wins and cancels the rest; a result (or a
 /// cancellation) that comes before the continuation or the task exist is kept, not lost.
 private final class DeadlineRace<T: Sendable>: Sendable {

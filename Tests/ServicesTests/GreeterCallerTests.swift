@@ -124,13 +124,12 @@ import Testing
                     return Greeter_V1_GreetResponse()
                 }
             }) { base in
-                let client = ConnectClient(baseURL: base, codec: .json)
                 var request = HTTPClientRequest(url: base + "/test.v1.Late/Write")
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.headers.add(name: "Connect-Timeout-Ms", value: "100")
                 request.body = .bytes(ByteBuffer(string: #"{"name":"too-late"}"#))
-                let response = try await client.httpClient.execute(request, timeout: .seconds(10))
+                let response = try await ConnectClient.sharedHTTPClient.execute(request, timeout: .seconds(10))
                 #expect(String(buffer: try await response.body.collect(upTo: 4096)).contains("deadline_exceeded"))
                 try await Task.sleep(for: .milliseconds(1200))
             }

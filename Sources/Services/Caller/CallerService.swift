@@ -24,11 +24,12 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     let timeout: Duration
     let maxBodyBytes: Int
 
-    /// Outbound HTTP: redirects are followed here (each hop re-checked), bodies are counted as
-    /// they arrive (no decompression), and a refused connection fails at once.
+    /// Outbound `https` (plain `http` goes through ``HTTP1Client``): redirects are followed here
+    /// (each hop re-checked), bodies are counted as they arrive (no decompression), and a
+    /// refused connection fails at once.
     static var httpClient: HTTPClient { loopHTTPClients.current }
     /// One per event loop (see ``PerEventLoop``).
-    static let loopHTTPClients = PerEventLoop { loop in ConnectClient.makeHTTPClient(connectTimeout: .seconds(5), on: loop) }
+    static let loopHTTPClients = PerEventLoop { loop in ServiceURL.makeHTTPClient(connectTimeout: .seconds(5), on: loop) }
 
     /// Clients pinned to checked addresses, kept for the next call to the same name and address.
     static let pinnedClients = PinnedClients()
@@ -124,33 +125,13 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         var current = url
         for _ in 0...Self.maxRedirects {
             let target = try await guardrail.check(current, before: deadline)
-            var request = HTTPClientRequest(url: target.url)
-            request.method = .GET
-            request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) within \(budget)") }
-            let client = Self.client(for: target)
-            let outcome: (Fetched, String?)
-            do {
-                outcome = try await exchange(within: remaining, url: url) { [maxBodyBytes, request] in
-                    let response = try await client.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
-                    if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
-                        return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
-                    }
-                    var length = 0
-                    for try await chunk in response.body {
-                        length += chunk.readableBytes
-                        if length > maxBodyBytes {
-                            throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
-                        }
-                    }
-                    return (Fetched(status: Int(response.status.code), bodyLength: length), nil)
-                }
-            } catch {
-                Self.release(client, for: target)
-                throw error
+            let outcome = if target.scheme == "http" {
+                try await fetchPlain(target, within: remaining, url: url)
+            } else {
+                try await fetchTLS(target, within: remaining, url: url)
             }
-            Self.release(client, for: target)
             guard let location = outcome.1 else { return outcome.0 }
             guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString else {
                 throw ConnectError(.failedPrecondition, "\(OutboundGuard.redacted(current)) redirected to an invalid Location \"\(location)\"")
@@ -158,6 +139,60 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
             current = next
         }
         throw ConnectError(.failedPrecondition, "more than \(Self.maxRedirects) redirects from \(OutboundGuard.redacted(url))")
+    }
+
+    /// One plain-`http` GET on the loop's ``HTTP1Client``, connected to the checked address
+    /// (the URL's name kept for `Host`); the body is counted, not kept. Returns the response
+    /// and, for a redirect, its `Location`.
+    private func fetchPlain(_ target: OutboundGuard.Target, within timeout: Duration, url: String) async throws -> (Fetched, String?) {
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: "devctl-caller/1")
+        let request = HTTP1Client.Request(method: .GET, target: target.requestTarget, authority: target.authority, headers: headers)
+        let endpoint = HTTP1Client.Endpoint(host: target.pinnedAddress ?? target.host, port: target.port)
+        let response: HTTP1Client.Response
+        do {
+            response = try await HTTP1Client.current.execute(request, to: endpoint, deadline: .now() + TimeAmount(timeout),
+                                                              maxBodyBytes: maxBodyBytes, keepBody: false)
+        } catch let failure as HTTP1Client.Failure {
+            switch failure {
+            case .deadlineExceeded:
+                throw ConnectError(.deadlineExceeded, "no complete answer from \(OutboundGuard.redacted(url)) within \(timeout)")
+            case .bodyTooLarge:
+                throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
+            case .cancelled:
+                throw ConnectError(.canceled, "the call was canceled")
+            case .cannotConnect, .connectionClosed, .malformedResponse:
+                throw ConnectError(.unavailable, "cannot reach \(OutboundGuard.redacted(url)): \(failure)")
+            }
+        }
+        if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
+            return (Fetched(status: Int(response.status.code), bodyLength: 0), location)
+        }
+        return (Fetched(status: Int(response.status.code), bodyLength: response.bodyLength), nil)
+    }
+
+    /// One `https` GET through AsyncHTTPClient (TLS), pinned to the checked address by its DNS
+    /// override; the body is counted as it streams.
+    private func fetchTLS(_ target: OutboundGuard.Target, within remaining: Duration, url: String) async throws -> (Fetched, String?) {
+        var request = HTTPClientRequest(url: target.url)
+        request.method = .GET
+        request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
+        let client = Self.client(for: target)
+        defer { Self.release(client, for: target) }
+        return try await exchange(within: remaining, url: url) { [maxBodyBytes, request] in
+            let response = try await client.execute(request, timeout: .nanoseconds(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000))
+            if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
+                return (Fetched(status: Int(response.status.code), bodyLength: 0), location as String?)
+            }
+            var length = 0
+            for try await chunk in response.body {
+                length += chunk.readableBytes
+                if length > maxBodyBytes {
+                    throw ConnectError(.resourceExhausted, "response body of \(OutboundGuard.redacted(url)) is larger than \(maxBodyBytes) bytes (CALLER_MAX_BODY_BYTES)")
+                }
+            }
+            return (Fetched(status: Int(response.status.code), bodyLength: length), nil)
+        }
     }
 
     /// Runs one HTTP exchange (headers and body) within `timeout`; transport errors become

@@ -45,6 +45,14 @@ struct OutboundGuard: Sendable {
         /// rebinding between the check and the connection), for http and https alike; `nil`
         /// for allow-listed hosts, which are trusted as configured.
         var pinnedAddress: String?
+        /// `http` or `https`.
+        var scheme: String
+        /// The port to connect to (the scheme's default when the URL has none).
+        var port: Int
+        /// The `Host` header: the URL's host, bracketed when IPv6, with its port when given.
+        var authority: String
+        /// The origin-form request target: the URL's path (at least `/`) and query, as encoded.
+        var requestTarget: String
     }
 
     /// The URL, parsed and checked before `deadline`: invalid_argument for what is not an
@@ -62,8 +70,16 @@ struct OutboundGuard: Sendable {
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         let hostKey = host.lowercased()
         let bracketed = hostKey.contains(":") ? "[\(hostKey)]" : hostKey
+        let bracketedHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        let authority = url.port.map { "\(bracketedHost):\($0)" } ?? bracketedHost
+        let path = url.path(percentEncoded: true)
+        let requestTarget = (path.isEmpty ? "/" : path) + (url.query(percentEncoded: true).map { "?\($0)" } ?? "")
+        func target(pinning address: String?) -> Target {
+            Target(url: url.absoluteString, host: host, pinnedAddress: address, scheme: scheme, port: port,
+                   authority: authority, requestTarget: requestTarget)
+        }
         if allowedHosts.contains("\(bracketed):\(port)") || allowedHosts.contains(bracketed) || allowedHosts.contains("\(hostKey):\(port)") {
-            return Target(url: url.absoluteString, host: host, pinnedAddress: nil)
+            return target(pinning: nil)
         }
         // An IP literal is its own answer: checked the same way, without a lookup (and without
         // pinning: a literal cannot be re-resolved elsewhere between check and connection).
@@ -76,7 +92,7 @@ struct OutboundGuard: Sendable {
             }
         }
         guard let first = addresses.first else { throw ConnectError(.unavailable, "\(host) resolved to no address") }
-        return Target(url: url.absoluteString, host: host, pinnedAddress: literal == nil ? first.description : nil)
+        return target(pinning: literal == nil ? first.description : nil)
     }
 
     private func lookUp(_ host: String, before deadline: ContinuousClock.Instant) async throws -> [IPAddress] {

@@ -1,9 +1,9 @@
-import AsyncHTTPClient
 import ConnectRPC
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import PostgresNIO
 import Protos
@@ -22,13 +22,12 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     public static let defaultPort = 8082
 
     let platform: ServicePlatform
-    let customLangURL: String
-    let authURL: String
+    let customLang: ServiceURL
+    let auth: ServiceURL
+    var customLangURL: String { customLang.base }
     let timeout: Duration
     let breaker: CircuitBreaker
     let retryBudget: RetryBudget
-
-    static let httpClient = ConnectClient.makeHTTPClient(connectTimeout: .seconds(2))
 
     /// The configuration from the environment, with devctl.yaml's defaults.
     public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
@@ -49,8 +48,8 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     /// - Parameter clock: the breaker's time (tests pass a manual clock instead of sleeping).
     public init(platform: ServicePlatform, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
         self.platform = platform
-        customLangURL = try Self.baseURL(platform, "CUSTOM_LANG_BASE_URL")
-        authURL = try Self.baseURL(platform, "AUTH_BASE_URL")
+        customLang = ServiceURL(try Self.baseURL(platform, "CUSTOM_LANG_BASE_URL"))
+        auth = ServiceURL(try Self.baseURL(platform, "AUTH_BASE_URL"))
         timeout = platform.duration("GATEWAY_TIMEOUT", default: .seconds(5))
         breaker = CircuitBreaker(name: "custom-lang", openDuration: platform.duration("BREAKER_OPEN_DURATION", default: .seconds(30)), clock: clock)
         retryBudget = RetryBudget()
@@ -175,16 +174,14 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             budget = remaining
             callerBound = true
         }
-        var request = HTTPClientRequest(url: customLangURL + "/invoke")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let language = context.requestHeaders[.acceptLanguage] { request.headers.add(name: "Accept-Language", value: language) }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        if let language = context.requestHeaders[.acceptLanguage] { headers.add(name: "Accept-Language", value: language) }
         guard let body = try? JSONSerialization.data(withJSONObject: ["name": input.name]) else {
             return .failed(ConnectError(.internal, "cannot encode the request"), upstreamFault: false)
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let (status, payload) = try await Self.exchange(request, within: budget)
+            let (status, payload) = try await Self.exchange(customLang, .POST, "/invoke", headers: headers, body: ByteBuffer(bytes: body), within: budget)
             let object = (try? JSONSerialization.jsonObject(with: Data(buffer: payload))) as? [String: Any]
             if status == 200 {
                 guard let message = object?["message"] as? String else {
@@ -207,19 +204,27 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
 
     /// The connection was never established, so custom-lang cannot have seen the request.
     static func isConnectFailure(_ error: any Error) -> Bool {
-        if error is NIOConnectionError { return true }
-        if let error = error as? IOError { return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) }
-        if let error = error as? HTTPClientError { return error == .connectTimeout }
-        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if case HTTP1Client.Failure.cannotConnect = error { return true }
         return false
     }
 
-    /// One HTTP exchange, headers and body (≤ 1 MiB), within `budget`.
-    static func exchange(_ request: HTTPClientRequest, within budget: Duration) async throws -> (Int, ByteBuffer) {
-        try await withTimeout(budget, {
-            let response = try await httpClient.execute(request, timeout: .seconds(3600))
-            return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
-        }, onTimeout: { ConnectError(.deadlineExceeded, "no answer from \(request.url) within \(budget)") })
+    /// One HTTP exchange, headers and body (≤ 1 MiB), within `budget`. A request that was never
+    /// delivered throws ``HTTP1Client/Failure/cannotConnect(_:)``; every other failure is a
+    /// ``ConnectError``.
+    static func exchange(_ service: ServiceURL, _ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:],
+                         body: ByteBuffer? = nil, within budget: Duration) async throws -> (Int, ByteBuffer) {
+        do {
+            let response = try await service.exchange(method, path, headers: headers, body: body,
+                                                      deadline: .now() + TimeAmount(budget), maxBodyBytes: 1 << 20)
+            return (Int(response.status.code), response.body)
+        } catch let failure as HTTP1Client.Failure {
+            switch failure {
+            case .cannotConnect: throw failure
+            case .deadlineExceeded: throw ConnectError(.deadlineExceeded, "no answer from \(service)\(path) within \(budget)")
+            case .cancelled: throw CancellationError()
+            case .bodyTooLarge, .connectionClosed, .malformedResponse: throw ConnectError(.unavailable, "\(service)\(path): \(failure)")
+            }
+        }
     }
 
     /// Stores the invocation. A success is acknowledged only once stored; a failure is
@@ -249,10 +254,10 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         var budget = Duration.seconds(2)
         if let remaining = context.timeRemaining { budget = min(budget, remaining) }
         async let languages = fetchLanguages(within: budget)
-        async let customLang = health("custom-lang", url: customLangURL + "/readyz", within: budget)
-        async let auth = health("auth", url: authURL + "/readyz", within: budget)
+        async let customLangHealth = health("custom-lang", customLang, within: budget)
+        async let authHealth = health("auth", auth, within: budget)
         let (supported, defaultLanguage) = await languages
-        let services = await [auth, customLang]
+        let services = await [authHealth, customLangHealth]
         return .with {
             $0.supportedLanguages = supported
             $0.defaultLanguage = defaultLanguage
@@ -261,23 +266,23 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     }
 
     private func fetchLanguages(within budget: Duration) async -> ([String], String) {
-        guard let (status, body) = try? await Self.exchange(HTTPClientRequest(url: customLangURL + "/api/lang"), within: budget), status == 200,
+        guard let (status, body) = try? await Self.exchange(customLang, .GET, "/api/lang", within: budget), status == 200,
               let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] else { return ([], "") }
         return ((object["languages"] as? [String]) ?? [], (object["default"] as? String) ?? "")
     }
 
-    private func health(_ name: String, url: String, within budget: Duration) async -> Gateway_V1_ServiceHealth {
+    private func health(_ name: String, _ service: ServiceURL, within budget: Duration) async -> Gateway_V1_ServiceHealth {
         let start = ContinuousClock.now
         var health = Gateway_V1_ServiceHealth()
         health.name = name
         do {
-            let (status, _) = try await Self.exchange(HTTPClientRequest(url: url), within: budget)
+            let (status, _) = try await Self.exchange(service, .GET, "/readyz", within: budget)
             health.healthy = status == 200
             health.detail = status == 200 ? "ready" : "HTTP \(status)"
         } catch let error as ConnectError {
             health.detail = error.message
         } catch {
-            health.detail = "unreachable at \(url)"
+            health.detail = "unreachable at \(service)/readyz"
         }
         let elapsed = ContinuousClock.now - start
         health.latencyMs = Int32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
