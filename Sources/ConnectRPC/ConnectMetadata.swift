@@ -31,9 +31,11 @@ enum AcceptedEncodings {
     /// Whether `header` accepts `encoding`.
     static func accepts(_ header: String?, _ encoding: String) -> Bool {
         guard let header else { return false }
+        // The common case, what Connect clients send: just the name.
+        if header.utf8.elementsEqual(encoding.utf8) { return true }
         var wildcard: Bool?
         for item in header.split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = item.split(separator: ";").map { $0.trimmingSpacesAndTabs().lowercased() }
             guard let name = parts.first, !name.isEmpty else { continue }
             let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             if name == encoding { return quality > 0 }
@@ -83,5 +85,14 @@ enum QueryBytes {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
         default: return nil
         }
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace), no Foundation.
+    func trimmingSpacesAndTabs() -> SubSequence {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let start = firstIndex(where: { !isBlank($0) }), let end = lastIndex(where: { !isBlank($0) }) else { return self[endIndex...] }
+        return self[start...end]
     }
 }

@@ -278,6 +278,20 @@ import Testing
             await #expect(throws: ConnectError.self, "\(numeric)") { _ = try await guardrail.check(numeric, before: .now + .seconds(120)) }
         }
         #expect(lookups.withLockedValue { $0 } == ["2130706433", "0x7f.0.0.1", "name.test"])
+        // Answers are kept for literals (the same every time), never for names (DNS may change).
+        let again = try await guardrail.check("http://203.0.113.7:8080/x", before: .now + .seconds(120))
+        #expect(again.pinnedAddress == nil && again.requestTarget == "/x" && again.authority == "203.0.113.7:8080")
+        await #expect(throws: ConnectError.self) { _ = try await guardrail.check("http://name.test/", before: .now + .seconds(120)) }
+        #expect(lookups.withLockedValue { $0 }.count == 4, "a name is looked up on every call")
+        await #expect(throws: ConnectError.self) { _ = try await guardrail.check("http://10.1.2.3/", before: .now + .seconds(120)) }
+    }
+
+    @Test func namesAreTrimmedOfUnicodeWhiteSpaceOnly() {
+        #expect(GreeterService.trimmingWhitespace("  Ada\n\t") == "Ada")
+        #expect(GreeterService.trimmingWhitespace("\u{00A0}Bo Li\u{2003}\r\n") == "Bo Li")
+        #expect(GreeterService.trimmingWhitespace("Zoë") == "Zoë")
+        #expect(GreeterService.trimmingWhitespace(" \u{3000} ") == "")
+        #expect(GreeterService.trimmingWhitespace("_x_") == "_x_")
     }
 
     @Test func pinnedClientsAreReusedAndNeverClosedUnderACall() async throws {

@@ -226,6 +226,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
 
 /// The call record, prepared once per pooled connection.
 struct InsertCallLog: PreparedInsert {
+    static let name = "InsertCallLog"
     static let sql = "INSERT INTO call_logs (url, status_code, body_length, duration_ms, error) VALUES ($1, $2, $3, $4, $5)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .int4, .int8, .int4, .text]

@@ -17,6 +17,9 @@ struct OutboundGuard: Sendable {
     /// Name resolution (blocking getaddrinfo); tests substitute their own.
     let resolve: @Sendable (String) throws -> [IPAddress]
     let logger: Logger?
+    /// Answers that needed no lookup (allow-listed hosts, public IP literals) by URL text: the
+    /// same text always gets the same answer, so it is parsed and checked once, not per call.
+    private let settled = SettledTargets()
 
     init(allowList: String, logger: Logger? = nil, resolve: @escaping @Sendable (String) throws -> [IPAddress] = { try IPAddress.resolve($0) }) {
         allowedHosts = Set(allowList.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
@@ -61,6 +64,7 @@ struct OutboundGuard: Sendable {
     /// unavailable when the name does not resolve, deadline_exceeded when resolving takes longer
     /// than the call may.
     func check(_ text: String, before deadline: ContinuousClock.Instant) async throws -> Target {
+        if let target = settled[text] { return target }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
             throw ConnectError(.invalidArgument, "url must be an absolute http or https URL, got \"\(Self.redacted(text))\"")
         }
@@ -79,7 +83,7 @@ struct OutboundGuard: Sendable {
                    authority: authority, requestTarget: requestTarget)
         }
         if allowedHosts.contains("\(bracketed):\(port)") || allowedHosts.contains(bracketed) || allowedHosts.contains("\(hostKey):\(port)") {
-            return target(pinning: nil)
+            return settled.keep(target(pinning: nil), for: text)
         }
         // An IP literal is its own answer: checked the same way, without a lookup (and without
         // pinning: a literal cannot be re-resolved elsewhere between check and connection).
@@ -92,7 +96,9 @@ struct OutboundGuard: Sendable {
             }
         }
         guard let first = addresses.first else { throw ConnectError(.unavailable, "\(host) resolved to no address") }
-        return target(pinning: literal == nil ? first.description : nil)
+        // A name's answer can change (DNS), so only a literal's is kept.
+        if literal != nil { return settled.keep(target(pinning: nil), for: text) }
+        return target(pinning: first.description)
     }
 
     private func lookUp(_ host: String, before deadline: ContinuousClock.Instant) async throws -> [IPAddress] {
@@ -124,5 +130,24 @@ struct OutboundGuard: Sendable {
         components.user = nil
         components.password = nil
         return components.string ?? "<url>"
+    }
+}
+
+/// ``OutboundGuard``'s answers that depend only on the URL text, bounded (cleared when full:
+/// a client cycling through many URLs pays the parse again, nothing more).
+private final class SettledTargets: Sendable {
+    private static let capacity = 256
+    private let targets = NIOLockedValueBox<[String: OutboundGuard.Target]>([:])
+
+    subscript(text: String) -> OutboundGuard.Target? {
+        targets.withLockedValue { $0[text] }
+    }
+
+    func keep(_ target: OutboundGuard.Target, for text: String) -> OutboundGuard.Target {
+        targets.withLockedValue { targets in
+            if targets.count >= Self.capacity { targets.removeAll(keepingCapacity: true) }
+            targets[text] = target
+        }
+        return target
     }
 }

@@ -129,6 +129,7 @@ public struct CustomLangService: BundledService {
 
 /// The execution record, prepared once per pooled connection.
 struct InsertExecution: PreparedInsert {
+    static let name = "InsertExecution"
     static let sql = "INSERT INTO executions (name, result_message, status_code) VALUES ($1, $2, $3)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4]

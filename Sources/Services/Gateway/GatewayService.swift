@@ -292,6 +292,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
 
 /// The invocation record, prepared once per pooled connection.
 struct InsertInvocation: PreparedInsert {
+    static let name = "InsertInvocation"
     static let sql = "INSERT INTO invocations (name, result_message, success, code, http_status, attempts, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .text, .bool, .text, .int4, .int2, .int4]

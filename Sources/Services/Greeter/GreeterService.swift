@@ -54,7 +54,7 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
     }
 
     public func greet(_ request: Greeter_V1_GreetRequest, context: ConnectContext) async throws -> Greeter_V1_GreetResponse {
-        let trimmed = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Self.trimmingWhitespace(request.name)
         let name = trimmed.isEmpty ? "World" : trimmed
         guard name.count <= 200 else { throw ConnectError(.invalidArgument, "name is longer than 200 characters") }
 
@@ -71,6 +71,18 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
             $0.externalStatus = status
             $0.externalBodyLength = length
         }
+    }
+
+    /// `name` without leading and trailing white space (Unicode's White_Space: spaces, tabs,
+    /// line breaks, NBSP …). Foundation's `trimmingCharacters` bridges through NSString, ~1 % of
+    /// a Greet's CPU.
+    static func trimmingWhitespace(_ name: String) -> String {
+        let scalars = name.unicodeScalars
+        guard let first = scalars.first, let last = scalars.last else { return name }
+        if !first.properties.isWhitespace && !last.properties.isWhitespace { return name }
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[start...end])
     }
 
     /// caller's answer; its Connect errors pass through with their code (unreachable →
@@ -91,6 +103,7 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
 
 /// The greeting record, prepared once per pooled connection.
 struct InsertGreeting: PreparedInsert {
+    static let name = "InsertGreeting"
     static let sql = "INSERT INTO greetings (name, message, external_status, external_body_length, user_id) VALUES ($1, $2, $3, $4, $5)"
     // The parameter types the values are sent as (the server converts to the columns' types, as for `query`).
     static let bindingDataTypes: [PostgresDataType] = [.text, .text, .int4, .int4, .text]

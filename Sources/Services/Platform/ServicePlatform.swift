@@ -202,7 +202,8 @@ extension ServicePlatform {
 }
 
 /// A prepared statement that returns no rows (the services' INSERTs): it only says its SQL,
-/// parameter types and values.
+/// parameter types and values. Declare `static let name` too: postgres-nio's default name is
+/// `String(reflecting:)` of the type, rebuilt on every execution (~1 % of a service's CPU).
 public protocol PreparedInsert: PostgresPreparedStatement where Row == () {}
 
 extension PreparedInsert {
