@@ -44,6 +44,14 @@ public func withDeadline<T: Sendable>(
     }
 }
 
+/// The instant at which the current request is answered whether or not the work under way has
+/// finished: set while a Connect handler runs under a `Connect-Timeout-Ms` deadline (which
+/// ``withDeadline(_:_:onTimeout:)`` enforces). Work inside the handler with a later deadline of
+/// its own (a database call's 3 s) needs no race of its own: the request's comes first.
+public enum EnforcedDeadline {
+    @TaskLocal public static var current: ContinuousClock.Instant?
+}
+
 /// ``withDeadline(_:_:onTimeout:)`` for a duration from now.
 public func withTimeout<T: Sendable>(
     _ timeout: Duration,

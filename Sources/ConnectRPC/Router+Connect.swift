@@ -169,8 +169,10 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     /// ignores cancellation (it is cancelled, but not waited for: a task group would wait).
     static func runHandler<T: Sendable>(before deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         guard let deadline else { return try await operation() }
-        return try await withDeadline(deadline, operation) {
-            ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
+        return try await EnforcedDeadline.$current.withValue(deadline) {
+            try await withDeadline(deadline, operation) {
+                ConnectError(.deadlineExceeded, "the deadline passed before the handler finished")
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
-import ConnectRPC
+@testable import ConnectRPC
 import DevctlCore
 import Foundation
 import HTTPTypes
@@ -200,5 +200,13 @@ import Testing
         await #expect(throws: CancellationError.self) { _ = try await task.value }
         #expect(!gate.isOpen, "the cancellation was lost: the helper waited for the operation")
         gate.open()
+    }
+
+    @Test func aHandlerUnderADeadlineKnowsWhenItWillBeAnswered() async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        let seen = try await ConnectUnaryHandler<Greeter_V1_GreetRequest, Greeter_V1_GreetResponse>.runHandler(before: deadline) { EnforcedDeadline.current }
+        #expect(seen == deadline)
+        let none = try await ConnectUnaryHandler<Greeter_V1_GreetRequest, Greeter_V1_GreetResponse>.runHandler(before: nil) { EnforcedDeadline.current }
+        #expect(none == nil)
     }
 }
