@@ -26,14 +26,25 @@ public struct ConnectContext: Sendable {
         metadata.withLockedValue { $0.headers.append(HTTPField(name: name, value: value)) }
     }
 
-    /// Adds a response trailer (sent as a `trailer-` header, as unary Connect does).
+    /// Adds a response trailer (gRPC: an HTTP trailer; gRPC-Web: in the trailer frame; Connect
+    /// unary: a `trailer-` header).
     public func addResponseTrailer(_ name: String, _ value: String) {
-        guard let field = HTTPField.Name("trailer-" + name) else { return }
+        guard let field = HTTPField.Name(name) else { return }
         metadata.withLockedValue { $0.trailers.append(HTTPField(name: field, value: value)) }
     }
 
+    var responseHeaders: HTTPFields { metadata.withLockedValue { $0.headers } }
+    var responseTrailers: HTTPFields { metadata.withLockedValue { $0.trailers } }
+
+    /// Headers and trailers as one Connect unary response carries them (trailers prefixed).
     var responseMetadata: HTTPFields {
-        metadata.withLockedValue { $0.headers + $0.trailers }
+        metadata.withLockedValue { metadata in
+            var fields = metadata.headers
+            for trailer in metadata.trailers {
+                if let name = HTTPField.Name("trailer-" + trailer.name.canonicalName) { fields.append(HTTPField(name: name, value: trailer.value)) }
+            }
+            return fields
+        }
     }
 
     /// Time left before the deadline, if there is one.

@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 import SwiftProtobuf
 
-// The Connect protocol's unary half (connectrpc.com/docs/protocol), hand-written: no Swift
-// library serves Connect. Streaming is not supported (the generator rejects streaming RPCs).
+// Unary RPCs over Connect (connectrpc.com/docs/protocol), gRPC and gRPC-Web on one route,
+// hand-written: no Swift library serves Connect, and none serves all three on one port. The
+// protocol is chosen per request by Content-Type (see WireProtocol).
 
 extension RouterMethods {
     /// Serves one unary RPC at `POST /<package>.<Service>/<Method>` (and `GET`, for methods
@@ -40,7 +41,12 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     let handler: @Sendable (Input, ConnectContext) async throws -> Output
 
     func respond(to request: Request, logger: Logger) async -> Response {
-        await measured { await respondUnmeasured(to: request, logger: logger) }
+        switch WireProtocol(contentType: request.headers[.contentType]) {
+        case let wire? where wire != .connectUnary(.json) && wire != .connectUnary(.proto):
+            await measured { await respondGRPC(to: request, protocol: wire, logger: logger) }
+        default:
+            await measured { await respondUnmeasured(to: request, logger: logger) }
+        }
     }
 
     func respond(toGET request: Request, logger: Logger) async -> Response {
@@ -61,7 +67,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         do {
             guard let codec = request.headers[.contentType].flatMap(ConnectCodec.init(contentType:)) else {
                 var headers = HTTPFields()
-                headers[.acceptPost] = "application/json, application/proto"
+                headers[.acceptPost] = "application/json, application/proto, application/grpc, application/grpc+proto, application/grpc+json, application/grpc-web, application/grpc-web+proto, application/grpc-web+json, application/grpc-web-text"
                 return (Response(status: .unsupportedMediaType, headers: headers), "http_415")
             }
             try checkProtocolVersion(request.headers[.connectProtocolVersion])
@@ -136,7 +142,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
             output = try await Self.runHandler(before: deadline) { [handler] in try await handler(message, context) }
         } catch {
             // The error response keeps what the handler set (headers and trailers) before failing.
-            throw HandlerFailure(underlying: error, metadata: context.responseMetadata)
+            throw HandlerFailure(underlying: error, metadata: context.responseHeaders, trailers: context.responseTrailers)
         }
         var payload = try codec.encode(output)
         var responseHeaders = ConnectMetadata.applicationOnly(context.responseMetadata)
@@ -163,6 +169,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     struct HandlerFailure: Error {
         var underlying: any Error
         var metadata: HTTPFields
+        var trailers: HTTPFields
     }
 
     /// Runs `operation`, answering deadline_exceeded at the deadline even if the operation
@@ -176,23 +183,34 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         }
     }
 
-    private func errorResponse(_ error: any Error, logger: Logger) -> (Response, code: String) {
-        var handlerMetadata = HTTPFields()
+    /// The Connect error a failure is answered with, and the headers and trailers the handler
+    /// had set before it failed.
+    func connectError(from error: any Error, logger: Logger) -> (ConnectError, headers: HTTPFields, trailers: HTTPFields) {
+        var headers = HTTPFields()
+        var trailers = HTTPFields()
         var error = error
         if let failure = error as? HandlerFailure {
-            handlerMetadata = failure.metadata
+            headers = failure.metadata
+            trailers = failure.trailers
             error = failure.underlying
         }
-        let connectError: ConnectError
         switch error {
         case let error as ConnectError:
-            connectError = error
+            return (error, headers, trailers)
         case is CancellationError:
-            connectError = ConnectError(.canceled, "the request was canceled")
+            return (ConnectError(.canceled, "the request was canceled"), headers, trailers)
         default:
             // Internal details stay in the log, not on the wire.
             logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
-            connectError = ConnectError(.unknown, "internal error")
+            return (ConnectError(.unknown, "internal error"), headers, trailers)
+        }
+    }
+
+    private func errorResponse(_ error: any Error, logger: Logger) -> (Response, code: String) {
+        let (connectError, handlerHeaders, handlerTrailers) = connectError(from: error, logger: logger)
+        var handlerMetadata = handlerHeaders
+        for trailer in handlerTrailers {
+            if let name = HTTPField.Name("trailer-" + trailer.name.canonicalName) { handlerMetadata.append(HTTPField(name: name, value: trailer.value)) }
         }
         // Only application metadata: an upstream error's Content-Length or Transfer-Encoding
         // would frame this response wrongly.

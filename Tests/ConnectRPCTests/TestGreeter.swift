@@ -24,9 +24,16 @@ struct TestGreeter: Greeter_V1_GreeterServiceHandler {
                 HTTPField.Name("X-Upstream")!: "kept",
             ])
         }
+        if name == "error-details" {
+            // google.protobuf.StringValue("why"): field 1, length 3.
+            let detail = ConnectError.Detail(type: "google.protobuf.StringValue", value: Data([0x0A, 0x03] + Array("why".utf8)).base64EncodedString())
+            throw ConnectError(.failedPrecondition, "with details", details: [detail])
+        }
         if name.hasPrefix("error:") {
+            // "error:CODE" or "error:CODE rest of the message".
             let raw = String(name.dropFirst(6))
-            throw ConnectError(ConnectCode(rawValue: raw) ?? .unknown, "swift says \(raw)")
+            let code = raw.split(separator: " ").first.map(String.init) ?? raw
+            throw ConnectError(ConnectCode(rawValue: code) ?? .unknown, "swift says \(raw)")
         }
         if name.hasPrefix("sleep:"), let milliseconds = Int(name.dropFirst(6)) {
             try await Task.sleep(for: .milliseconds(milliseconds))
@@ -62,7 +69,7 @@ func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _
     router.connectUnary("/test.v1.EchoService/Echo", input: Greeter_V1_GreetRequest.self, allowGET: true, options: options) { request, context in
         try await TestGreeter().greet(request, context: context)
     }
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    let app = Application(router: router, server: .http1AndH2C(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in
         guard let port = client.port else { throw DevctlFailure("the live test server has no port") }
         try await body(port)

@@ -151,6 +151,8 @@ public struct ServicePlatform: Sendable {
     public func makeApplication(router: Router<BasicRequestContext>, port: Int? = nil) -> some ApplicationProtocol {
         Application(
             router: router,
+            // Connect and gRPC-Web over HTTP/1.1, gRPC (and the edge) over h2c, on one port.
+            server: .http1AndH2C(),
             configuration: .init(address: .hostname(settings.host, port: port ?? settings.port), serverName: settings.name),
             services: settings.usesDatabase ? databases.all : [],
             logger: logger

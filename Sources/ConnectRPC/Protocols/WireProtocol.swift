@@ -1,0 +1,37 @@
+/// The protocol a request speaks, decided per request from its Content-Type as connect-go does:
+/// one route serves Connect, gRPC and gRPC-Web.
+enum WireProtocol: Equatable {
+    /// `application/json`, `application/proto`.
+    case connectUnary(ConnectCodec)
+    /// `application/grpc`, `application/grpc+proto`, `application/grpc+json`.
+    case grpc(ConnectCodec)
+    /// `application/grpc-web[+proto|+json]`, and `application/grpc-web-text[+proto]` (the
+    /// whole body base64, for browsers that cannot read binary streams).
+    case grpcWeb(ConnectCodec, text: Bool)
+
+    init?(contentType: String?) {
+        guard let contentType else { return nil }
+        if let codec = ConnectCodec(contentType: contentType) {
+            self = .connectUnary(codec)
+            return
+        }
+        let essence = contentType.split(separator: ";").first.map { $0.trimmingSpacesAndTabs().lowercased() } ?? ""
+        switch essence {
+        case "application/grpc", "application/grpc+proto": self = .grpc(.proto)
+        case "application/grpc+json": self = .grpc(.json)
+        case "application/grpc-web", "application/grpc-web+proto": self = .grpcWeb(.proto, text: false)
+        case "application/grpc-web+json": self = .grpcWeb(.json, text: false)
+        case "application/grpc-web-text", "application/grpc-web-text+proto": self = .grpcWeb(.proto, text: true)
+        default: return nil
+        }
+    }
+
+    /// The response Content-Type (the request's, in canonical spelling).
+    var responseContentType: String {
+        switch self {
+        case .connectUnary(let codec): codec.contentType
+        case .grpc(let codec): "application/grpc+\(codec.rawValue)"
+        case .grpcWeb(let codec, let text): "application/grpc-web\(text ? "-text" : "")+\(codec.rawValue)"
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import HummingbirdCore
+import HummingbirdHTTP2
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOTLS
+import ServiceLifecycle
+
+/// Serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one plaintext port, as connect-go
+/// does behind `h2c.NewHandler`: Connect and gRPC-Web clients over HTTP/1.1, gRPC clients
+/// (grpcio, grpc-go, grpcurl) and the edge over h2c, on the same socket.
+///
+/// Hummingbird has HTTP/1.1, h2c-only (`plaintextHTTP2`) or TLS+ALPN, not both in cleartext. The
+/// connection's first bytes decide: the HTTP/2 client preface (`PRI * HTTP/2.0…`) hands the
+/// channel to Hummingbird's HTTP/2 pipeline, anything else to its HTTP/1.1 one. The decision is
+/// told to NIO's protocol-negotiation handler the way a TLS handshake would (an ALPN result), so
+/// Hummingbird's own channels set themselves up unchanged.
+public struct HTTP1AndH2CChannel: ServerChildChannel {
+    public typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel.Value, HTTP2Channel.Value>
+
+    public struct Value: ServerChildChannelValue {
+        let negotiated: EventLoopFuture<Negotiated>
+        public let channel: any Channel
+    }
+
+    private let http1: HTTP1Channel
+    private let http2: HTTP2Channel
+    /// How long a new connection may stay silent before it is closed (its first bytes decide
+    /// the protocol, so nothing else would time it out).
+    static let prefaceTimeout: TimeAmount = .seconds(30)
+
+    public init(responder: @escaping HTTPChannelHandler.Responder,
+                http1Configuration: HTTP1Channel.Configuration = .init(),
+                http2Configuration: HTTP2ChannelConfiguration = .init()) {
+        http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
+        http2 = HTTP2Channel(responder: responder, configuration: http2Configuration)
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { [http1, http2] result in
+                switch result {
+                case .negotiated("h2"):
+                    return http2.setup(channel: channel, logger: logger).map { .http2($0) }
+                default:
+                    return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
+                }
+            }
+            try channel.pipeline.syncOperations.addHandler(PrefaceSniffer(timeout: Self.prefaceTimeout))
+            try channel.pipeline.syncOperations.addHandler(negotiation)
+            return Value(negotiated: negotiation.protocolNegotiationResult, channel: channel)
+        }
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        do {
+            // A connection that has sent nothing yet must not hold up a graceful shutdown (the
+            // chosen protocol's handler takes care of that once it runs).
+            let negotiated = try await withGracefulShutdownHandler {
+                try await value.negotiated.get()
+            } onGracefulShutdown: {
+                value.channel.eventLoop.execute {
+                    if (try? value.channel.pipeline.syncOperations.handler(type: PrefaceSniffer.self)) != nil { value.channel.close(promise: nil) }
+                }
+            }
+            switch negotiated {
+            case .http1_1(let connection):
+                await http1.handle(value: connection, logger: logger)
+            case .http2(let connection):
+                await http2.handle(value: connection, logger: logger)
+            }
+        } catch {
+            logger.debug("connection closed before its protocol was known", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 and h2c on one port (see ``HTTP1AndH2CChannel``).
+    public static func http1AndH2C(http1: HTTP1Channel.Configuration = .init(),
+                                   http2: HTTP2ChannelConfiguration = .init()) -> HTTPServerBuilder {
+        .init { responder in HTTP1AndH2CChannel(responder: responder, http1Configuration: http1, http2Configuration: http2) }
+    }
+}
+
+/// Reads a connection's first bytes until they either are the HTTP/2 client preface or cannot
+/// be, reports the protocol as a TLS ALPN result would (`h2` or `http/1.1`), passes the bytes
+/// on unchanged and leaves the pipeline.
+final class PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    private var buffered: ByteBuffer?
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = chunk
+        } else {
+            buffered?.writeBuffer(&chunk)
+        }
+        guard let bytes = buffered else { return }
+        let seen = bytes.readableBytesView.prefix(Self.preface.count)
+        let isPrefacePrefix = seen.elementsEqual(Self.preface.prefix(seen.count))
+        // Wait for more while what arrived could still become the preface.
+        if isPrefacePrefix && seen.count < Self.preface.count { return }
+        decide(context: context, protocol: isPrefacePrefix ? "h2" : "http/1.1")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // Closed before deciding: let HTTP/1.1 see whatever came (it answers or drops it).
+        if buffered != nil { decide(context: context, protocol: "http/1.1") }
+        context.fireChannelInactive()
+    }
+
+    private func decide(context: ChannelHandlerContext, protocol negotiated: String) {
+        let bytes = buffered
+        buffered = nil
+        // The negotiation handler installs the chosen pipeline behind this one before the
+        // bytes move on.
+        context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: negotiated))
+        if let bytes { context.fireChannelRead(wrapInboundOut(bytes)) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
