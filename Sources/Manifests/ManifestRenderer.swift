@@ -234,7 +234,9 @@ struct ManifestRenderer {
                 "kind": "Rule",
                 "match": "Host(`\(environment.host)`) && PathPrefix(`\(route.pathPrefix)`)",
                 "middlewares": middlewares,
-                "services": [["name": route.service, "port": route.port]],
+                // RPC services over h2c, as the original's Traefik reached them (gRPC needs HTTP/2).
+                "services": [route.h2c ? ["name": route.service, "port": route.port, "scheme": "h2c"] as [String: Any]
+                                       : ["name": route.service, "port": route.port]],
             ])
         }
         objects.append(["apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": metadata("edge"),

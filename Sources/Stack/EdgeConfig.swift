@@ -84,7 +84,9 @@ public struct EdgeConfig: Sendable {
                 "    http-check expect status 200",
                 "    default-server inter 1s fall 2 rise 1",
                 "    http-error status 503 content-type application/json string '\(json(code: "unavailable", message: "\(route.service) is not available; try again shortly"))'",
-                "    server \(route.service) 127.0.0.1:\(route.port) check",
+                // h2c to RPC services (gRPC needs HTTP/2 end to end); the health check stays HTTP/1.1,
+                // which the same port serves.
+                "    server \(route.service) 127.0.0.1:\(route.port) check\(route.h2c ? " proto h2" : "")",
                 "",
             ]
         }

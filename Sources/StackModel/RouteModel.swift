@@ -9,13 +9,17 @@ public struct RouteModel: Sendable, Equatable {
         public var middlewares: [Exposure.Middleware]
         /// Readiness path the edge health-checks.
         public var readinessPath: String
+        /// The edge speaks HTTP/2 with prior knowledge (h2c) to the service, as the original's
+        /// Traefik did (`scheme: h2c`): RPC services, so gRPC and streams pass through.
+        public var h2c: Bool
 
-        public init(service: String, pathPrefix: String, port: Int, middlewares: [Exposure.Middleware], readinessPath: String) {
+        public init(service: String, pathPrefix: String, port: Int, middlewares: [Exposure.Middleware], readinessPath: String, h2c: Bool = false) {
             self.service = service
             self.pathPrefix = pathPrefix
             self.port = port
             self.middlewares = middlewares
             self.readinessPath = readinessPath
+            self.h2c = h2c
         }
 
         public func uses(_ middleware: Exposure.Middleware) -> Bool { middlewares.contains(middleware) }
@@ -75,7 +79,7 @@ extension StackConfig {
         let routes = services.compactMap { service -> RouteModel.Route? in
             guard let expose = service.expose else { return nil }
             return RouteModel.Route(service: service.name, pathPrefix: expose.pathPrefix, port: service.port,
-                                    middlewares: expose.middlewares, readinessPath: service.health.ready)
+                                    middlewares: expose.middlewares, readinessPath: service.health.ready, h2c: service.kind == .rpc)
         }
         .sorted { ($0.pathPrefix.count, $1.service) > ($1.pathPrefix.count, $0.service) }
         return RouteModel(

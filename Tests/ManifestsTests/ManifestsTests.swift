@@ -143,6 +143,14 @@ struct GitFixture {
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         let broken = fixture.root + "/broken.yaml"
         let route = try #require(traefik.first { $0.hasSuffix("IngressRoute-edge.yaml") })
+        // RPC services are reached over h2c (gRPC needs HTTP/2), REST ones over HTTP/1.1.
+        let routeText = try String(contentsOfFile: route, encoding: .utf8)
+        for service in routeText.components(separatedBy: "- name: ").dropFirst() {
+            let name = service.prefix { !$0.isWhitespace }
+            if ["greeter", "gateway", "caller"].contains(String(name)) { #expect(service.contains("scheme: h2c"), "\(service)") }
+            if ["auth", "custom-lang"].contains(String(name)) { #expect(!service.contains("scheme:"), "\(service)") }
+        }
+        #expect(routeText.contains("scheme: h2c"), "\(routeText)")
         try (try String(contentsOfFile: route, encoding: .utf8)).replacingOccurrences(of: "kind: Rule", with: "kind: Nope")
             .write(toFile: broken, atomically: true, encoding: .utf8)
         let bad = try await Subprocess(python, [schemas + "/validate_traefik.py", schemas + "/traefik-crds-v3.yaml", broken]).output()

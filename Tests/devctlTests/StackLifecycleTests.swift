@@ -40,6 +40,21 @@ import Testing
         await fixture.tearDown()
     }
 
+    /// Greet over gRPC through the edge, the message encoded by hand (field 1: name "gRPC").
+    static let grpcGreet = """
+        import grpc, sys
+        port, token = sys.argv[1], sys.argv[2]
+        channel = grpc.insecure_channel("127.0.0.1:" + port)
+        greet = channel.unary_unary("/greeter.v1.GreeterService/Greet", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        reply = greet(b"\\x0a\\x04gRPC", metadata=[("authorization", "Bearer " + token)], timeout=10)
+        print("ok", reply[2:2 + reply[1]].decode())
+        try:
+            greet(b"\\x0a\\x04gRPC", timeout=10)
+            print("no-token OK")
+        except grpc.RpcError as error:
+            print("no-token", error.code().name)
+        """
+
     /// A token for a new account, through the edge.
     private func bearer(_ fixture: StackFixture, email: String) async throws -> [String: String] {
         _ = try await fixture.request(.POST, "/auth/signup", json: #"{"email":"\#(email)","password":"lovelace1843"}"#)
@@ -76,6 +91,15 @@ import Testing
         #expect(greet.status == 200, "\(greet.body)")
         #expect(greet.json["message"] as? String == "Hello Ada!")
         #expect(try await fixture.scalar("SELECT user_id FROM greetings WHERE name = 'Ada'", in: "greeter_db") == userID)
+
+        // gRPC (grpcio, h2c with prior knowledge) through the edge to greeter, which the edge
+        // reaches over h2c: the token travels as `authorization` metadata; none is refused as
+        // UNAUTHENTICATED.
+        let grpc = try await Subprocess("/usr/bin/env", ["python3", "-c", Self.grpcGreet, String(fixture.ports[30081] ?? 0), token]).output()
+        #expect(grpc.status == 0, "\(grpc.stderr)")
+        #expect(grpc.stdout.contains("ok Hello gRPC!"), "\(grpc.stdout)\n\(grpc.stderr)")
+        #expect(grpc.stdout.contains("no-token UNAUTHENTICATED"), "\(grpc.stdout)")
+        #expect(try await fixture.scalar("SELECT user_id FROM greetings WHERE name = 'gRPC'", in: "greeter_db") == userID)
 
         let notFound = try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"notfound"}"#, headers: bearer)
         #expect(notFound.status == 404)
