@@ -42,7 +42,7 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
 
     func respond(to request: Request, logger: Logger) async -> Response {
         switch WireProtocol(contentType: request.headers[.contentType]) {
-        case let wire? where wire != .connectUnary(.json) && wire != .connectUnary(.proto):
+        case let wire? where wire.isGRPCFamily:
             await measured { await respondGRPC(to: request, protocol: wire, logger: logger) }
         default:
             await measured { await respondUnmeasured(to: request, logger: logger) }

@@ -73,22 +73,35 @@ public struct EdgeConfig: Sendable {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")
         }
         lines += corsRules() + rateLimitRules(limited) + authRules()
+        if routes.contains(where: \.h2c) {
+            lines += [
+                "    # HTTP/2 clients and gRPC (which needs HTTP/2 end to end) reach RPC services over h2c;",
+                "    # HTTP/1.1 Connect and gRPC-Web stay on HTTP/1.1 (a new h2 stream per request costs",
+                "    # the service more than a kept-alive HTTP/1.1 connection: measured, bench/stack.sh).",
+                "    acl h2_client req.ver 2.0",
+                "    acl grpc_request req.hdr(content-type) -m reg -i ^application/grpc($|\\+|;)",
+            ]
+        }
         for route in routes {
+            if route.h2c {
+                lines.append("    use_backend be_\(id(route))_h2 if route_\(id(route)) h2_client || route_\(id(route)) grpc_request")
+            }
             lines.append("    use_backend be_\(id(route)) if route_\(id(route))")
         }
         lines += ["    default_backend be_not_found", ""]
         for route in routes {
-            lines += [
-                "backend be_\(id(route))",
-                "    option httpchk GET \(route.readinessPath)",
-                "    http-check expect status 200",
-                "    default-server inter 1s fall 2 rise 1",
-                "    http-error status 503 content-type application/json string '\(json(code: "unavailable", message: "\(route.service) is not available; try again shortly"))'",
-                // h2c to RPC services (gRPC needs HTTP/2 end to end); the health check stays HTTP/1.1,
-                // which the same port serves.
-                "    server \(route.service) 127.0.0.1:\(route.port) check\(route.h2c ? " proto h2" : "")",
-                "",
-            ]
+            for h2 in route.h2c ? [false, true] : [false] {
+                lines += [
+                    "backend be_\(id(route))\(h2 ? "_h2" : "")",
+                    "    option httpchk GET \(route.readinessPath)",
+                    "    http-check expect status 200",
+                    "    default-server inter 1s fall 2 rise 1",
+                    "    http-error status 503 content-type application/json string '\(json(code: "unavailable", message: "\(route.service) is not available; try again shortly"))'",
+                    // The health check stays HTTP/1.1, which the same port serves.
+                    "    server \(route.service) 127.0.0.1:\(route.port) check\(h2 ? " proto h2" : "")",
+                    "",
+                ]
+            }
         }
         lines += [
             "backend be_not_found",

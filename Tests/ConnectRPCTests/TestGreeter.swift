@@ -61,6 +61,26 @@ struct TestGreeter: Greeter_V1_GreeterServiceHandler {
     }
 }
 
+/// The streaming test route: "count:N" sends N messages, "fail:N" sends N then fails with
+/// aborted (and a trailer), "slow" sends every 100 ms until the call ends.
+@Sendable func countStream(_ name: String, context: ConnectContext, stream: ServerStream<Greeter_V1_GreetResponse>) async throws {
+    if name == "slow" {
+        var index = 0
+        while true {
+            try await stream.send(.with { $0.message = "tick \(index)" })
+            index += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+    let parts = name.split(separator: ":")
+    let count = parts.count == 2 ? Int(parts[1]) ?? 0 : 0
+    for index in 0..<count { try await stream.send(.with { $0.message = "tick \(index)" }) }
+    if parts.first == "fail" {
+        context.addResponseTrailer("x-after", "\(count)")
+        throw ConnectError(.aborted, "stopped after \(count)")
+    }
+}
+
 /// Runs a live Hummingbird server (free port) with the test greeter, plus a GET-enabled copy of
 /// Greet at `/test.v1.EchoService/Echo` (no repository proto marks a method side-effect free).
 func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
@@ -68,6 +88,10 @@ func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _
     TestGreeter().registerConnect(on: router, options: options)
     router.connectUnary("/test.v1.EchoService/Echo", input: Greeter_V1_GreetRequest.self, allowGET: true, options: options) { request, context in
         try await TestGreeter().greet(request, context: context)
+    }
+    router.connectServerStream("/test.v1.CountService/Count", input: Greeter_V1_GreetRequest.self, output: Greeter_V1_GreetResponse.self,
+                               options: options) { request, context, stream in
+        try await countStream(request.name, context: context, stream: stream)
     }
     let app = Application(router: router, server: .http1AndH2C(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in

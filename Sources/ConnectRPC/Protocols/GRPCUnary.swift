@@ -25,7 +25,7 @@ extension ConnectUnaryHandler {
         switch wire {
         case .grpc(let c): (codec, isWeb, isText) = (c, false, false)
         case .grpcWeb(let c, let text): (codec, isWeb, isText) = (c, true, text)
-        case .connectUnary: preconditionFailure("Connect unary is answered elsewhere")
+        case .connectUnary, .connectStream: preconditionFailure("Connect requests are answered elsewhere")
         }
         let acceptsGzip = request.headers[.grpcAcceptEncoding].map { AcceptedEncodings.accepts($0, "gzip") } ?? false
         var headers = HTTPFields()

@@ -3,6 +3,8 @@
 enum WireProtocol: Equatable {
     /// `application/json`, `application/proto`.
     case connectUnary(ConnectCodec)
+    /// `application/connect+proto`, `application/connect+json`: Connect's streaming format.
+    case connectStream(ConnectCodec)
     /// `application/grpc`, `application/grpc+proto`, `application/grpc+json`.
     case grpc(ConnectCodec)
     /// `application/grpc-web[+proto|+json]`, and `application/grpc-web-text[+proto]` (the
@@ -17,6 +19,8 @@ enum WireProtocol: Equatable {
         }
         let essence = contentType.split(separator: ";").first.map { $0.trimmingSpacesAndTabs().lowercased() } ?? ""
         switch essence {
+        case "application/connect+proto": self = .connectStream(.proto)
+        case "application/connect+json": self = .connectStream(.json)
         case "application/grpc", "application/grpc+proto": self = .grpc(.proto)
         case "application/grpc+json": self = .grpc(.json)
         case "application/grpc-web", "application/grpc-web+proto": self = .grpcWeb(.proto, text: false)
@@ -26,10 +30,26 @@ enum WireProtocol: Equatable {
         }
     }
 
+    /// gRPC or gRPC-Web (status in trailers, not in the HTTP status).
+    var isGRPCFamily: Bool {
+        switch self {
+        case .grpc, .grpcWeb: true
+        case .connectUnary, .connectStream: false
+        }
+    }
+
+    /// The message codec.
+    var codec: ConnectCodec {
+        switch self {
+        case .connectUnary(let codec), .connectStream(let codec), .grpc(let codec), .grpcWeb(let codec, _): codec
+        }
+    }
+
     /// The response Content-Type (the request's, in canonical spelling).
     var responseContentType: String {
         switch self {
         case .connectUnary(let codec): codec.contentType
+        case .connectStream(let codec): "application/connect+\(codec.rawValue)"
         case .grpc(let codec): "application/grpc+\(codec.rawValue)"
         case .grpcWeb(let codec, let text): "application/grpc-web\(text ? "-text" : "")+\(codec.rawValue)"
         }

@@ -1,0 +1,247 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SwiftProtobuf
+
+extension HTTPField.Name {
+    static let connectContentEncoding = HTTPField.Name("Connect-Content-Encoding")!
+    static let connectAcceptEncoding = HTTPField.Name("Connect-Accept-Encoding")!
+}
+
+extension RouterMethods {
+    /// Serves one server-streaming RPC at `POST /<package>.<Service>/<Method>` over Connect
+    /// streaming (`application/connect+proto|json`), gRPC and gRPC-Web: one request message, then
+    /// the messages the handler sends, then the end of the stream with its status.
+    @discardableResult
+    public func connectServerStream<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        input: Input.Type = Input.self,
+        output: Output.Type = Output.self,
+        options: ConnectServerOptions = ConnectServerOptions(),
+        handler: @escaping @Sendable (Input, ConnectContext, ServerStream<Output>) async throws -> Void
+    ) -> Self {
+        let streaming = ServerStreamingHandler(procedure: procedure, options: options, metrics: ConnectMetrics(procedure: procedure), handler: handler)
+        post(RouterPath(procedure)) { request, context in
+            await streaming.respond(to: request, logger: context.logger)
+        }
+        return self
+    }
+}
+
+/// One server-streaming call on any of the three protocols. The response starts (200, headers)
+/// before the handler runs; how the call ended travels at the end of the stream: Connect's
+/// end-stream message, gRPC's HTTP/2 trailers, or gRPC-Web's trailer frame.
+struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>: Sendable {
+    let procedure: String
+    let options: ConnectServerOptions
+    let metrics: ConnectMetrics
+    let handler: @Sendable (Input, ConnectContext, ServerStream<Output>) async throws -> Void
+
+    static var acceptedContentTypes: String {
+        "application/connect+proto, application/connect+json, application/grpc, application/grpc+proto, application/grpc+json, "
+            + "application/grpc-web, application/grpc-web+proto, application/grpc-web+json, application/grpc-web-text"
+    }
+
+    func respond(to request: Request, logger: Logger) async -> Response {
+        let arrival = ContinuousClock.now
+        guard let wire = WireProtocol(contentType: request.headers[.contentType]), wire != .connectUnary(wire.codec) else {
+            var headers = HTTPFields()
+            headers[.acceptPost] = Self.acceptedContentTypes
+            metrics.record(code: "http_415", duration: ContinuousClock.now - arrival)
+            return Response(status: .unsupportedMediaType, headers: headers)
+        }
+        let isGRPC = wire.isGRPCFamily
+        let acceptsGzip = AcceptedEncodings.accepts(request.headers[isGRPC ? .grpcAcceptEncoding : .connectAcceptEncoding], "gzip")
+        var headers = HTTPFields()
+        headers[.contentType] = wire.responseContentType
+        if isGRPC {
+            headers[.grpcAcceptEncoding] = "gzip,identity"
+            if acceptsGzip { headers[.grpcEncoding] = "gzip" }
+        } else {
+            headers[.connectAcceptEncoding] = "gzip"
+            if acceptsGzip { headers[.connectContentEncoding] = "gzip" }
+        }
+        // What can be checked before the stream starts; a failure ends the stream at once.
+        let opened: Result<(Input, ContinuousClock.Instant?), any Error>
+        do {
+            opened = .success(try await openCall(request, wire: wire, arrival: arrival))
+        } catch {
+            opened = .failure(error)
+        }
+        let (procedure, options, metrics, handler) = (procedure, options, metrics, handler)
+        let body = ResponseBody { writer in
+            let sink = StreamSink(writer: writer, wire: wire, gzipAt: acceptsGzip ? options.compressionMinBytes : nil)
+            var failure: (any Error)?
+            var trailers = HTTPFields()
+            switch opened {
+            case .failure(let error):
+                failure = error
+            case .success(let (message, deadline)):
+                let context = ConnectContext(procedure: procedure, requestHeaders: request.headers, deadline: deadline, logger: logger)
+                let stream = ServerStream<Output> { output in try await sink.send(try wire.codec.encode(output)) }
+                do {
+                    try await ConnectUnaryHandler<Input, Output>.runHandler(before: deadline) {
+                        try await handler(message, context, stream)
+                    }
+                } catch {
+                    failure = error
+                }
+                trailers = context.responseTrailers
+            }
+            let error = failure.map { Self.connectError(from: $0, procedure: procedure, logger: logger) }
+            metrics.record(code: error?.code.rawValue ?? "ok", duration: ContinuousClock.now - arrival)
+            try await sink.finish(error: error, trailers: ConnectMetadata.applicationOnly(trailers + (error?.metadata ?? [:])))
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// The request's deadline, compression and its one message.
+    private func openCall(_ request: Request, wire: WireProtocol, arrival: ContinuousClock.Instant) async throws -> (Input, ContinuousClock.Instant?) {
+        let deadline: ContinuousClock.Instant?
+        let compressed: Bool
+        if wire.isGRPCFamily {
+            deadline = try ConnectUnaryHandler<Input, Output>.grpcDeadline(request.headers[.grpcTimeout], arrival: arrival)
+            compressed = try ConnectUnaryHandler<Input, Output>.requestIsGzip(request.headers[.grpcEncoding])
+        } else {
+            deadline = try ConnectUnaryHandler<Input, Output>.deadline(from: request.headers[.connectTimeoutMs], arrival: arrival)
+            compressed = try ConnectUnaryHandler<Input, Output>.requestIsGzip(request.headers[.connectContentEncoding])
+        }
+        var isText = false
+        if case .grpcWeb(_, let text) = wire { isText = text }
+        let envelope = try await ConnectUnaryHandler<Input, Output>.onlyMessage(of: request, text: isText, limit: options.maxRequestBytes)
+        var payload = envelope.payload
+        if envelope.flags.contains(.compressed) {
+            guard compressed else { throw ConnectError(.internal, "a message is marked compressed but the request names no encoding") }
+            payload = try ConnectCompression.gunzip(payload, limit: options.maxRequestBytes, what: "request message")
+        }
+        do {
+            return (try wire.codec.decode(Input.self, from: payload), deadline)
+        } catch {
+            throw ConnectError(.invalidArgument, "cannot decode \(Input.protoMessageName) as \(wire.codec.rawValue): \(error)")
+        }
+    }
+
+    static func connectError(from error: any Error, procedure: String, logger: Logger) -> ConnectError {
+        switch error {
+        case let error as ConnectError: return error
+        case is CancellationError: return ConnectError(.canceled, "the request was canceled")
+        default:
+            logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
+            return ConnectError(.unknown, "internal error")
+        }
+    }
+}
+
+/// The response side of a stream: frames messages (compressed when worth it), refuses sends
+/// after the end, and ends the stream the protocol's way. The handler's sends and the end
+/// never write at the same time: the end waits for a send under way.
+final class StreamSink: @unchecked Sendable {
+    private struct State {
+        var closed = false
+        var busy = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    // Written only by whoever set `busy` (a send) or closed the stream with nothing busy.
+    private var writer: any ResponseBodyWriter
+    private let state = NIOLockedValueBox(State())
+    private let wire: WireProtocol
+    private let gzipAt: Int?
+
+    init(writer: any ResponseBodyWriter, wire: WireProtocol, gzipAt: Int?) {
+        self.writer = writer
+        self.wire = wire
+        self.gzipAt = gzipAt
+    }
+
+    func send(_ message: ByteBuffer) async throws {
+        try state.withLockedValue { state in
+            guard !state.closed else { throw ConnectError(.canceled, "the stream has ended") }
+            guard !state.busy else { throw ConnectError(.internal, "ServerStream.send called while another send was under way") }
+            state.busy = true
+        }
+        defer {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                state.busy = false
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+        var payload = message
+        var flags: Envelope.Flags = []
+        if let gzipAt, payload.readableBytes >= gzipAt {
+            payload = try ConnectCompression.gzip(payload)
+            flags = .compressed
+        }
+        try await writer.write(encodeForWire(Envelope(flags: flags, payload: payload).encoded()))
+    }
+
+    /// Ends the stream with `error` (nil: success) and the handler's trailers.
+    func finish(error: ConnectError?, trailers: HTTPFields) async throws {
+        let mustWait = state.withLockedValue { state -> Bool in
+            state.closed = true
+            return state.busy
+        }
+        if mustWait {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let free = state.withLockedValue { state -> Bool in
+                    guard state.busy else { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if free { continuation.resume() }
+            }
+        }
+        switch wire {
+        case .grpc:
+            try await writer.finish(Self.grpcStatusFields(error, trailers: trailers))
+        case .grpcWeb:
+            var block = ""
+            for field in Self.grpcStatusFields(error, trailers: trailers) { block += "\(field.name.canonicalName): \(field.value)\r\n" }
+            try await writer.write(encodeForWire(Envelope(flags: .trailers, payload: ByteBuffer(string: block)).encoded()))
+            try await writer.finish(nil)
+        case .connectStream, .connectUnary:
+            try await writer.write(Envelope(flags: .endStream, payload: ByteBuffer(bytes: Self.endStreamJSON(error, trailers: trailers))).encoded())
+            try await writer.finish(nil)
+        }
+    }
+
+    /// gRPC-Web text mode carries base64; each write is its own padded chunk.
+    private func encodeForWire(_ frame: ByteBuffer) -> ByteBuffer {
+        guard case .grpcWeb(_, text: true) = wire else { return frame }
+        return ByteBuffer(string: Data(frame.readableBytesView).base64EncodedString())
+    }
+
+    static func grpcStatusFields(_ error: ConnectError?, trailers: HTTPFields) -> HTTPFields {
+        var fields = trailers
+        guard let error else {
+            fields[.grpcStatus] = "0"
+            return fields
+        }
+        fields[.grpcStatus] = String(GRPCWire.status(of: error.code))
+        if !error.message.isEmpty { fields[.grpcMessage] = GRPCWire.percentEncode(error.message) }
+        if !error.details.isEmpty { fields[.grpcStatusDetailsBin] = GRPCWire.statusDetails(error) }
+        return fields
+    }
+
+    /// Connect's end-of-stream message: `{"error": {...}, "metadata": {"name": ["value"]}}`.
+    static func endStreamJSON(_ error: ConnectError?, trailers: HTTPFields) -> Data {
+        var object: [String: Any] = [:]
+        if let error {
+            var wire: [String: Any] = ["code": error.code.rawValue]
+            if !error.message.isEmpty { wire["message"] = error.message }
+            if !error.details.isEmpty { wire["details"] = error.details.map { ["type": $0.type, "value": $0.value] } }
+            object["error"] = wire
+        }
+        if !trailers.isEmpty {
+            var metadata: [String: [String]] = [:]
+            for field in trailers { metadata[field.name.canonicalName, default: []].append(field.value) }
+            object["metadata"] = metadata
+        }
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
+}
