@@ -72,6 +72,11 @@ public struct EdgeConfig: Sendable {
         for route in routes {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")
         }
+        lines += [
+            "    # gRPC and gRPC-Web clients get the edge's refusals as gRPC statuses (trailers-only).",
+            "    acl grpc_request req.hdr(content-type) -m reg -i \(Self.grpcContentType)",
+            "    acl grpc_family req.hdr(content-type) -m reg -i ^application/grpc",
+        ]
         lines += corsRules() + rateLimitRules(limited) + authRules()
         if routes.contains(where: \.h2c) {
             lines += [
@@ -79,7 +84,6 @@ public struct EdgeConfig: Sendable {
                 "    # HTTP/1.1 Connect and gRPC-Web stay on HTTP/1.1 (a new h2 stream per request costs",
                 "    # the service more than a kept-alive HTTP/1.1 connection: measured, bench/stack.sh).",
                 "    acl h2_client req.ver 2.0",
-                "    acl grpc_request req.hdr(content-type) -m reg -i ^application/grpc($|\\+|;)",
             ]
         }
         for route in routes {
@@ -105,6 +109,7 @@ public struct EdgeConfig: Sendable {
         }
         lines += [
             "backend be_not_found",
+            "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(GRPCStatus.unimplemented.rawValue) hdr grpc-message \"no route for this path\" if { req.hdr(content-type) -m reg -i ^application/grpc }",
             "    http-request return status 404 content-type application/json string '\(json(code: "not_found", message: "no route for this path"))'",
             "",
         ]
@@ -141,11 +146,15 @@ public struct EdgeConfig: Sendable {
         guard !limited.isEmpty else { return [] }
         let policy = model.rateLimit
         let condition = limited.map { "route_\(id($0))" }.joined(separator: " || ")
+        let message = "rate limit exceeded: \(policy.average) requests/s, burst \(policy.burst), per client"
+        let exceeded = ["{ var(txn.limited) -m bool } { sc_http_req_rate(0) gt \(policy.average + policy.burst) }",
+                        "{ var(txn.limited) -m bool } { sc_http_req_rate(1) gt \(policy.average * 10) }"]
         return [
             "    # rate-limit: average \(policy.average)/s, burst \(policy.burst), per client IP.",
             "    http-request set-var(txn.limited) bool(true) if \(condition)",
             "    http-request track-sc0 src table rate_1s if { var(txn.limited) -m bool }",
             "    http-request track-sc1 src table rate_10s if { var(txn.limited) -m bool }",
+            grpcRefusal(.resourceExhausted, message, when: exceeded),
             "    http-request return status 429 content-type application/json hdr Retry-After 1 string '\(json(code: "resource_exhausted", message: "rate limit exceeded: \(policy.average) requests/s, burst \(policy.burst), per client"))' if { var(txn.limited) -m bool } { sc_http_req_rate(0) gt \(policy.average + policy.burst) } || { var(txn.limited) -m bool } { sc_http_req_rate(1) gt \(policy.average * 10) }",
         ]
     }
@@ -165,6 +174,7 @@ public struct EdgeConfig: Sendable {
             "    acl jwt_has_exp var(txn.exp) -m found",
             "    acl jwt_expired var(txn.exp),sub(txn.now) -m int le 0",
             "    acl jwt_has_sub http_auth_bearer,jwt_payload_query('$.sub') -m found",
+            grpcRefusal(.unauthenticated, "missing, invalid or expired token", when: ["!jwt_alg_ok", "!jwt_signature_ok", "!jwt_has_exp", "jwt_expired", "!jwt_has_sub"].map { "{ var(txn.auth) -m bool } \($0)" }),
             "    http-request return status 401 content-type application/json hdr WWW-Authenticate Bearer string '\(unauthenticated)' if { var(txn.auth) -m bool } !jwt_alg_ok || { var(txn.auth) -m bool } !jwt_signature_ok || { var(txn.auth) -m bool } !jwt_has_exp || { var(txn.auth) -m bool } jwt_expired || { var(txn.auth) -m bool } !jwt_has_sub",
             "    http-request set-header X-User-Id %[http_auth_bearer,jwt_payload_query('$.sub')] if { var(txn.auth) -m bool }",
         ]
@@ -176,7 +186,34 @@ public struct EdgeConfig: Sendable {
     }
 
     /// A Connect-style JSON error body, safe inside HAProxy single quotes.
+    /// `application/grpc`, `application/grpc+proto` … (not gRPC-Web).
+    static let grpcContentType = "^application/grpc($|\\+|;)"
+
+    /// The gRPC status numbers the edge answers with.
+    enum GRPCStatus: Int {
+        case resourceExhausted = 8
+        case unimplemented = 12
+        case unauthenticated = 16
+    }
+
+    /// A refusal for gRPC and gRPC-Web clients: HTTP 200 with the status in the headers and no
+    /// body (gRPC's trailers-only form), their own content type echoed. `terms` are OR-ed
+    /// conditions (each an AND of HAProxy conditions).
+    private func grpcRefusal(_ status: GRPCStatus, _ message: String, when terms: [String]) -> String {
+        let condition = terms.map { "grpc_family \($0)" }.joined(separator: " || ")
+        return "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(status.rawValue) hdr grpc-message \"\(GRPCWireText.percentEncoded(message))\" if \(condition)"
+    }
+
     private func json(code: String, message: String) -> String {
         #"{"code":"\#(code)","message":"\#(message.replacingOccurrences(of: "'", with: "’"))"}"#
+    }
+}
+
+/// grpc-message's percent-encoding for the edge's fixed messages (ASCII; `%` and quotes escaped).
+enum GRPCWireText {
+    static func percentEncoded(_ text: String) -> String {
+        text.utf8.map { byte in
+            byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") && byte != UInt8(ascii: "\"") ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
+        }.joined()
     }
 }

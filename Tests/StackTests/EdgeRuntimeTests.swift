@@ -192,6 +192,18 @@ import Testing
         }
         let limited = try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.9")
         #expect(limited.status != 429 || (limited.headers["retry-after"] == "1" && limited.body.contains(#""code":"resource_exhausted""#)))
+        // gRPC clients are refused with a gRPC status: RESOURCE_EXHAUSTED (8) in a trailers-only
+        // 200, over h2c, from a client address of their own.
+        let curl = try #require(Subprocess.findExecutable("curl"), "curl is missing")
+        var grpcRefusal = ""
+        for _ in 0..<40 where !grpcRefusal.contains("grpc-status") {
+            let reply = try await Subprocess(curl, ["-s", "--http2-prior-knowledge", "--interface", "127.0.0.11", "-D", "-", "-o", "/dev/null",
+                                                    "-H", "content-type: application/grpc", "--data-binary", "", "http://127.0.0.1:\(edgePort)/auth/echo"]).output()
+            grpcRefusal = reply.stdout.lowercased()
+        }
+        #expect(grpcRefusal.hasPrefix("http/2 200"), "\(grpcRefusal)")
+        #expect(grpcRefusal.contains("grpc-status: 8"), "\(grpcRefusal)")
+        #expect(grpcRefusal.contains("grpc-message: rate limit exceeded"), "\(grpcRefusal)")
         // Another client is not limited by the first one's traffic.
         #expect(try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.10").status == 200)
 
