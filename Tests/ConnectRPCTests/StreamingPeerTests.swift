@@ -38,8 +38,8 @@ import Testing
     }
 
     /// The server itself ends a stream at its deadline (clients that would give up on their
-    /// own are no proof): curl waits up to 10 s, the stream must end after ~300 ms with the
-    /// deadline status, having sent some messages first.
+    /// own are no proof): curl waits up to 10 s, the handler never stops by itself, so the
+    /// stream ends only because the server enforced the 300 ms deadline, with its status.
     @Test func theServerEndsAStreamAtItsDeadline() async throws {
         let curl = try #require(Subprocess.findExecutable("curl"), "curl is missing")
         // GreetRequest{name: "slow"} framed: flags 0, length 6, field 1 length 4.
@@ -50,17 +50,14 @@ import Testing
         try frame.write(to: URL(fileURLWithPath: folder + "/request"))
         try await withGreeterServer { port in
             let url = "http://127.0.0.1:\(port)/test.v1.CountService/Count"
-            let start = ContinuousClock.now
             let grpc = try await Subprocess(curl, ["-s", "--http2-prior-knowledge", "--max-time", "10", "-D", folder + "/grpc-headers", "-o", folder + "/grpc-body",
                                                    "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "grpc-timeout: 300m",
                                                    "--data-binary", "@" + folder + "/request", url]).output()
+            // curl exits 0 only when the stream ended: its own 10 s limit would be exit 28.
             #expect(grpc.status == 0, "\(grpc.stderr)")
-            #expect(ContinuousClock.now - start < .seconds(5))
             // curl -D writes trailers after the headers.
             let grpcHeaders = try String(contentsOfFile: folder + "/grpc-headers", encoding: .utf8).lowercased()
             #expect(grpcHeaders.contains("grpc-status: 4"), "\(grpcHeaders)")
-            let grpcBody = try Data(contentsOf: URL(fileURLWithPath: folder + "/grpc-body"))
-            #expect(String(decoding: grpcBody, as: UTF8.self).contains("tick 0"))
 
             let connect = try await Subprocess(curl, ["-s", "--max-time", "10", "-o", folder + "/connect-body",
                                                       "-H", "content-type: application/connect+proto", "-H", "connect-timeout-ms: 300",
@@ -71,7 +68,8 @@ import Testing
             reader.append(ByteBuffer(bytes: connectBody))
             var frames: [Envelope] = []
             while let envelope = try reader.next() { frames.append(envelope) }
-            #expect(frames.count >= 2, "\(frames.count) frames")
+            // Messages before the deadline (none on a machine slow enough), then the end.
+            #expect(frames.dropLast().allSatisfy { !$0.flags.contains(.endStream) })
             let end = try #require(frames.last)
             #expect(end.flags.contains(.endStream))
             #expect(String(buffer: end.payload).contains(#""code":"deadline_exceeded""#), "\(String(buffer: end.payload))")

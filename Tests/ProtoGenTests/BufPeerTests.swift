@@ -54,7 +54,9 @@ import Testing
 
         let ourTree = tree(ours), theirTree = tree(theirs)
         #expect(ourTree.keys.sorted() == theirTree.keys.sorted())
-        #expect(ourTree.count == 6)
+        // Two files (messages, handlers/clients) per proto file with services in proto/.
+        let protoFiles = FileManager.default.enumerator(atPath: Self.repositoryRoot + "/proto")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".proto") } ?? []
+        #expect(ourTree.count == 2 * protoFiles.count && !protoFiles.isEmpty, "\(ourTree.keys.sorted())")
         for (path, content) in theirTree {
             #expect(ourTree[path] == content, "\(path) differs")
         }

@@ -41,9 +41,10 @@ import Testing
         #expect(Library_V1_LibraryServiceProcedures.getBook == "/library.v1.LibraryService/GetBook")
         #expect(Library_V1_LibraryServiceProcedures.`return` == "/library.v1.LibraryService/Return")
         #expect(Library_V1_AuditServiceProcedures.record == "/library.v1.AuditService/Record")
+        #expect(Library_V1_LibraryServiceProcedures.watchBooks == "/library.v1.LibraryService/WatchBooks")
     }
 
-    @Test func streamingRPCsAreRefusedByName() async throws {
+    @Test func clientAndBidiStreamingRPCsAreRefusedByName() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("golden-stream-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory + "/proto/chat/v1", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -60,7 +61,7 @@ import Testing
         request.fileToGenerate = ["chat/v1/chat.proto"]
         request.protoFile = try Google_Protobuf_FileDescriptorSet(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: descriptorSet))).file
         let response = ConnectSwiftGenerator.respond(to: request)
-        #expect(response.error == "chat/v1/chat.proto: chat.v1.ChatService.Talk is a streaming RPC; connect-swift generates unary RPCs only")
+        #expect(response.error == "chat/v1/chat.proto: chat.v1.ChatService.Talk is a client or bidirectional streaming RPC; connect-swift generates unary and server-streaming RPCs so far")
         #expect(response.file.isEmpty)
     }
 

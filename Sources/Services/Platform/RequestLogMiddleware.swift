@@ -8,7 +8,7 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
     /// Health probes and metrics scrapes: logged at debug.
-    static var routineRequests: Set<String> { ["/healthz", "/readyz", "/metrics"] }
+    static var routineRequests: Set<String> { ["/healthz", "/readyz", "/metrics", "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"] }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Probes and scrapes come every second from the supervisor and the edge: at info they

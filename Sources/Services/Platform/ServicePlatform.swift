@@ -82,6 +82,8 @@ public struct ServicePlatform: Sendable {
                 ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
                 : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"database unavailable"}"#)))
         }
+        // gRPC health checking (grpc_health_probe, Kubernetes gRPC probes) from the same readiness.
+        HealthService(platform: self).registerConnect(on: router)
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
