@@ -186,24 +186,10 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
     /// The Connect error a failure is answered with, and the headers and trailers the handler
     /// had set before it failed.
     func connectError(from error: any Error, logger: Logger) -> (ConnectError, headers: HTTPFields, trailers: HTTPFields) {
-        var headers = HTTPFields()
-        var trailers = HTTPFields()
-        var error = error
-        if let failure = error as? HandlerFailure {
-            headers = failure.metadata
-            trailers = failure.trailers
-            error = failure.underlying
+        guard let failure = error as? HandlerFailure else {
+            return (ConnectError.answering(error, procedure: procedure, logger: logger), [:], [:])
         }
-        switch error {
-        case let error as ConnectError:
-            return (error, headers, trailers)
-        case is CancellationError:
-            return (ConnectError(.canceled, "the request was canceled"), headers, trailers)
-        default:
-            // Internal details stay in the log, not on the wire.
-            logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
-            return (ConnectError(.unknown, "internal error"), headers, trailers)
-        }
+        return (ConnectError.answering(failure.underlying, procedure: procedure, logger: logger), failure.metadata, failure.trailers)
     }
 
     private func errorResponse(_ error: any Error, logger: Logger) -> (Response, code: String) {
@@ -219,6 +205,22 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         let response = Response(status: connectError.code.httpStatus, headers: headers,
                                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: connectError.jsonBody())))
         return (response, connectError.code.rawValue)
+    }
+}
+
+extension ConnectError {
+    /// What a handler's error is answered with: its own Connect error, `canceled` for a
+    /// cancellation, and `unknown` for anything else (logged; internal details stay off the wire).
+    static func answering(_ error: any Error, procedure: String, logger: Logger) -> ConnectError {
+        switch error {
+        case let error as ConnectError:
+            return error
+        case is CancellationError:
+            return ConnectError(.canceled, "the request was canceled")
+        default:
+            logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
+            return ConnectError(.unknown, "internal error")
+        }
     }
 }
 

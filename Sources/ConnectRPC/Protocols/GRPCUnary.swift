@@ -64,26 +64,21 @@ extension ConnectUnaryHandler {
                 headers[.grpcEncoding] = "gzip"
             }
             headers.append(contentsOf: ConnectMetadata.applicationOnly(context.responseHeaders))
-            trailers.append(contentsOf: ConnectMetadata.applicationOnly(context.responseTrailers))
-            trailers[.grpcStatus] = "0"
+            trailers = StreamSink.grpcStatusFields(nil, trailers: ConnectMetadata.applicationOnly(context.responseTrailers))
             messages.append(Envelope(flags: flags, payload: encoded).encoded())
             code = "ok"
         } catch {
             let (connectError, handlerHeaders, handlerTrailers) = connectError(from: error, logger: logger)
             headers.append(contentsOf: ConnectMetadata.applicationOnly(handlerHeaders))
-            trailers.append(contentsOf: ConnectMetadata.applicationOnly(handlerTrailers + connectError.metadata))
-            trailers[.grpcStatus] = String(GRPCWire.status(of: connectError.code))
-            if !connectError.message.isEmpty { trailers[.grpcMessage] = GRPCWire.percentEncode(connectError.message) }
-            if !connectError.details.isEmpty { trailers[.grpcStatusDetailsBin] = GRPCWire.statusDetails(connectError) }
+            trailers = StreamSink.grpcStatusFields(connectError, trailers: ConnectMetadata.applicationOnly(handlerTrailers + connectError.metadata))
             code = connectError.code.rawValue
         }
         if isWeb {
             // The trailers travel as the body's last frame: HTTP/1.1 browsers cannot read real ones.
             var body = ByteBuffer()
             for var message in messages { body.writeBuffer(&message) }
-            var block = ""
-            for field in trailers { block += "\(field.name.canonicalName): \(field.value)\r\n" }
-            Envelope(flags: .trailers, payload: ByteBuffer(string: block)).write(to: &body)
+            var frame = StreamSink.grpcWebTrailerFrame(trailers)
+            body.writeBuffer(&frame)
             if isText { body = ByteBuffer(string: Data(body.readableBytesView).base64EncodedString()) }
             return (Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body)), code)
         }

@@ -91,7 +91,7 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
                 }
                 trailers = context.responseTrailers
             }
-            let error = failure.map { Self.connectError(from: $0, procedure: procedure, logger: logger) }
+            let error = failure.map { ConnectError.answering($0, procedure: procedure, logger: logger) }
             metrics.record(code: error?.code.rawValue ?? "ok", duration: ContinuousClock.now - arrival)
             try await sink.finish(error: error, trailers: ConnectMetadata.applicationOnly(trailers + (error?.metadata ?? [:])))
         }
@@ -121,16 +121,6 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
             return (try wire.codec.decode(Input.self, from: payload), deadline)
         } catch {
             throw ConnectError(.invalidArgument, "cannot decode \(Input.protoMessageName) as \(wire.codec.rawValue): \(error)")
-        }
-    }
-
-    static func connectError(from error: any Error, procedure: String, logger: Logger) -> ConnectError {
-        switch error {
-        case let error as ConnectError: return error
-        case is CancellationError: return ConnectError(.canceled, "the request was canceled")
-        default:
-            logger.error("handler failed", metadata: ["procedure": "\(procedure)", "error": "\(error)"])
-            return ConnectError(.unknown, "internal error")
         }
     }
 }
@@ -200,9 +190,8 @@ final class StreamSink: @unchecked Sendable {
         case .grpc:
             try await writer.finish(Self.grpcStatusFields(error, trailers: trailers))
         case .grpcWeb:
-            var block = ""
-            for field in Self.grpcStatusFields(error, trailers: trailers) { block += "\(field.name.canonicalName): \(field.value)\r\n" }
-            try await writer.write(encodeForWire(Envelope(flags: .trailers, payload: ByteBuffer(string: block)).encoded()))
+            let block = Self.grpcWebTrailerFrame(Self.grpcStatusFields(error, trailers: trailers))
+            try await writer.write(encodeForWire(block))
             try await writer.finish(nil)
         case .connectStream, .connectUnary:
             try await writer.write(Envelope(flags: .endStream, payload: ByteBuffer(bytes: Self.endStreamJSON(error, trailers: trailers))).encoded())
@@ -226,6 +215,13 @@ final class StreamSink: @unchecked Sendable {
         if !error.message.isEmpty { fields[.grpcMessage] = GRPCWire.percentEncode(error.message) }
         if !error.details.isEmpty { fields[.grpcStatusDetailsBin] = GRPCWire.statusDetails(error) }
         return fields
+    }
+
+    /// gRPC-Web's last frame: the trailers as HTTP/1-style lines.
+    static func grpcWebTrailerFrame(_ fields: HTTPFields) -> ByteBuffer {
+        var block = ""
+        for field in fields { block += "\(field.name.canonicalName): \(field.value)\r\n" }
+        return Envelope(flags: .trailers, payload: ByteBuffer(string: block)).encoded()
     }
 
     /// Connect's end-of-stream message: `{"error": {...}, "metadata": {"name": ["value"]}}`.
