@@ -19,7 +19,7 @@ import Testing
             #expect(results["headers"]?["message"] as? String == "Hello user-42!")
             #expect((results["headers"]?["initial"] as? [String: String])?["x-echo"] == "yes", "response headers are initial metadata")
             #expect((results["headers"]?["trailing"] as? [String: String])?["x-trailer"] == "done", "trailers are trailing metadata")
-            #expect(results["timeout"]?["code"] as? String == "DEADLINE_EXCEEDED")
+            #expect(results["timeout"]?["code"] as? String == "DEADLINE_EXCEEDED", "\(results["timeout"] ?? [:])")
             let grpcNames = ["canceled": "CANCELLED", "unknown": "UNKNOWN", "invalid_argument": "INVALID_ARGUMENT",
                              "deadline_exceeded": "DEADLINE_EXCEEDED", "not_found": "NOT_FOUND", "already_exists": "ALREADY_EXISTS",
                              "permission_denied": "PERMISSION_DENIED", "resource_exhausted": "RESOURCE_EXHAUSTED",

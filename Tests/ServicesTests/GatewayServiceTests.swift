@@ -176,17 +176,19 @@ import Testing
             let fake = TargetServer()
             try await fake.run { url, _ in
                 let environment = ["DATABASE_URL": fixture.url(Fixture.gateway), "CUSTOM_LANG_BASE_URL": url, "AUTH_BASE_URL": Live.deadURL(),
-                                   "GATEWAY_TIMEOUT": "300ms"]
+                                   "GATEWAY_TIMEOUT": "1s"]
                 let platform = try ServicePlatform(settings: GatewayService.settings(environment: environment), logger: Live.logger("gateway"))
                 let service = try GatewayService(platform: platform)
                 try await Live.serve(platform, routes: service.addRoutes(to:)) { base in
                     let gateway = Gateway_V1_GatewayServiceClient(client: ConnectClient(baseURL: base, codec: .json))
-                    #expect(await Self.invoke(gateway, "slow-1000") == .deadlineExceeded)
-                    try await Task.sleep(for: .milliseconds(1500)) // a retry would have arrived by now
+                    // A budget long enough for the first POST to arrive on a loaded machine (with
+                    // 300 ms it sometimes did not, and nothing was left to see twice).
+                    #expect(await Self.invoke(gateway, "slow-4000") == .deadlineExceeded)
+                    try await Task.sleep(for: .milliseconds(2500)) // a retry would have arrived by now
                     #expect(fake.hits.withLockedValue { $0 } == 1)
                 }
             }
-            #expect(try await fixture.scalar("SELECT attempts FROM invocations WHERE name = 'slow-1000'", in: Fixture.gateway) == "1")
+            #expect(try await fixture.scalar("SELECT attempts FROM invocations WHERE name = 'slow-4000'", in: Fixture.gateway) == "1")
         }
     }
 
