@@ -198,10 +198,11 @@ public struct EdgeConfig: Sendable {
 
     /// A refusal for gRPC and gRPC-Web clients: HTTP 200 with the status in the headers and no
     /// body (gRPC's trailers-only form), their own content type echoed. `terms` are OR-ed
-    /// conditions (each an AND of HAProxy conditions).
+    /// conditions (each an AND of HAProxy conditions). `message` is one of the edge's own fixed
+    /// texts: printable ASCII without `%` or quotes, which grpc-message carries as is.
     private func grpcRefusal(_ status: GRPCStatus, _ message: String, when terms: [String]) -> String {
         let condition = terms.map { "grpc_family \($0)" }.joined(separator: " || ")
-        return "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(status.rawValue) hdr grpc-message \"\(GRPCWireText.percentEncoded(message))\" if \(condition)"
+        return "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(status.rawValue) hdr grpc-message \"\(message)\" if \(condition)"
     }
 
     private func json(code: String, message: String) -> String {
@@ -209,11 +210,3 @@ public struct EdgeConfig: Sendable {
     }
 }
 
-/// grpc-message's percent-encoding for the edge's fixed messages (ASCII; `%` and quotes escaped).
-enum GRPCWireText {
-    static func percentEncoded(_ text: String) -> String {
-        text.utf8.map { byte in
-            byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") && byte != UInt8(ascii: "\"") ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
-        }.joined()
-    }
-}
