@@ -41,7 +41,10 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { [http1, http2] result in
                 switch result {
                 case .negotiated("h2"):
-                    return http2.setup(channel: channel, logger: logger).map { .http2($0) }
+                    return http2.setup(channel: channel, logger: logger).flatMapThrowing { connection in
+                        try PingGuard.install(in: channel.pipeline.syncOperations)
+                        return .http2(connection)
+                    }
                 default:
                     return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
                 }
@@ -137,5 +140,58 @@ final class PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: negotiated))
         if let bytes { context.fireChannelRead(wrapInboundOut(bytes)) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// Takes client PINGs away from Hummingbird's HTTP/2 connection manager, which counts every PING
+/// within 30 s of the previous one as a strike and closes the connection (GOAWAY
+/// ENHANCE_YOUR_CALM) on the third — without the reset on sent data that gRFC A8 prescribes.
+/// grpcio probes bandwidth with PINGs while responses flow, so a busy gRPC client lost its
+/// connection, and every call on it, within seconds (seen as UNAVAILABLE "Socket closed").
+///
+/// Like connect-go's server (Go's net/http2 answers every PING), PINGs are simply answered —
+/// NIOHTTP2 acks them before this handler — up to a flood limit: a token bucket (burst
+/// ``burst``, ``refillPerSecond`` sustained) that a BDP-probing client stays far below and a
+/// ping flood does not. PING acks still reach the manager: its graceful shutdown relies on them.
+final class PingGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    static let burst = 100.0
+    static let refillPerSecond = 20.0
+
+    private var tokens = PingGuard.burst
+    private var lastRefill = NIODeadline.now()
+    private var closing = false
+
+    /// Adds the guard right behind NIOHTTP2's connection handler (ahead of Hummingbird's manager).
+    static func install(in pipeline: ChannelPipeline.SynchronousOperations) throws {
+        let http2Handler = try pipeline.handler(type: NIOHTTP2Handler.self)
+        try pipeline.addHandler(PingGuard(), position: .after(http2Handler))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .ping(_, ack: false) = unwrapInboundIn(data).payload else {
+            context.fireChannelRead(data)
+            return
+        }
+        let now = NIODeadline.now()
+        let elapsed = Double((now - lastRefill).nanoseconds) / 1e9
+        lastRefill = now
+        tokens = min(Self.burst, tokens + elapsed * Self.refillPerSecond)
+        if tokens >= 1 {
+            tokens -= 1
+            return
+        }
+        guard !closing else { return }
+        closing = true
+        let goAway = HTTP2Frame(streamID: .rootStream,
+                                payload: .goAway(lastStreamID: .maxID, errorCode: .enhanceYourCalm,
+                                                 opaqueData: context.channel.allocator.buffer(string: "too_many_pings")))
+        context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+        // A tick later, so the GOAWAY leaves before the socket closes.
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { loopBound.value.close(promise: nil) }
     }
 }
