@@ -99,9 +99,6 @@ public enum ConnectSwiftGenerator {
 
             """
         for service in file.services {
-            for method in service.methods where method.clientStreaming {
-                throw GeneratorError("\(file.name): \(method.fullName) is a client or bidirectional streaming RPC; connect-swift generates unary and server-streaming RPCs so far")
-            }
             let prefix = namer.typePrefix(forFile: file) + service.name
             let procedures = service.methods.map { "/\(service.fullName)/\($0.name)" }
             let names = service.methods.map { swiftMethodName($0.name) }
@@ -110,10 +107,16 @@ public enum ConnectSwiftGenerator {
             out += "\(access) protocol \(prefix)Handler: Sendable {\n"
             for (method, name) in zip(service.methods, names) {
                 out += indent(method.protoSourceComments(), by: 4)
-                if method.serverStreaming {
-                    out += "    func \(name)(_ request: \(namer.fullName(message: method.inputType)), context: ConnectContext, stream: ServerStream<\(namer.fullName(message: method.outputType))>) async throws\n"
-                } else {
-                    out += "    func \(name)(_ request: \(namer.fullName(message: method.inputType)), context: ConnectContext) async throws -> \(namer.fullName(message: method.outputType))\n"
+                let (input, output) = (namer.fullName(message: method.inputType), namer.fullName(message: method.outputType))
+                switch (method.clientStreaming, method.serverStreaming) {
+                case (false, false):
+                    out += "    func \(name)(_ request: \(input), context: ConnectContext) async throws -> \(output)\n"
+                case (false, true):
+                    out += "    func \(name)(_ request: \(input), context: ConnectContext, stream: ServerStream<\(output)>) async throws\n"
+                case (true, false):
+                    out += "    func \(name)(_ requests: RequestStream<\(input)>, context: ConnectContext) async throws -> \(output)\n"
+                case (true, true):
+                    out += "    func \(name)(_ requests: RequestStream<\(input)>, context: ConnectContext, stream: ServerStream<\(output)>) async throws\n"
                 }
             }
             out += "}\n\n"
@@ -122,12 +125,22 @@ public enum ConnectSwiftGenerator {
             out += "    /// Serves every method of \(service.fullName) on `router`.\n"
             out += "    \(access) func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {\n"
             out += "        ConnectServices.register(\"\(service.fullName)\")\n"
-            for (index, method) in service.methods.enumerated() where method.serverStreaming {
-                out += "        router.connectServerStream(\(prefix)Procedures.\(names[index]), input: \(namer.fullName(message: method.inputType)).self, output: \(namer.fullName(message: method.outputType)).self, options: options) { request, context, stream in\n"
-                out += "            try await self.\(names[index])(request, context: context, stream: stream)\n"
+            for (index, method) in service.methods.enumerated() where method.clientStreaming || method.serverStreaming {
+                let types = "input: \(namer.fullName(message: method.inputType)).self, output: \(namer.fullName(message: method.outputType)).self, options: options"
+                switch (method.clientStreaming, method.serverStreaming) {
+                case (false, _):
+                    out += "        router.connectServerStream(\(prefix)Procedures.\(names[index]), \(types)) { request, context, stream in\n"
+                    out += "            try await self.\(names[index])(request, context: context, stream: stream)\n"
+                case (true, false):
+                    out += "        router.connectClientStream(\(prefix)Procedures.\(names[index]), \(types)) { requests, context in\n"
+                    out += "            try await self.\(names[index])(requests, context: context)\n"
+                case (true, true):
+                    out += "        router.connectBidiStream(\(prefix)Procedures.\(names[index]), \(types)) { requests, context, stream in\n"
+                    out += "            try await self.\(names[index])(requests, context: context, stream: stream)\n"
+                }
                 out += "        }\n"
             }
-            for (index, method) in service.methods.enumerated() where !method.serverStreaming {
+            for (index, method) in service.methods.enumerated() where !method.clientStreaming && !method.serverStreaming {
                 let allowGET = method.options.idempotencyLevel == .noSideEffects
                 out += "        router.connectUnary(\(prefix)Procedures.\(names[index]), input: \(namer.fullName(message: method.inputType)).self, allowGET: \(allowGET), options: options) { request, context in\n"
                 out += "            try await self.\(names[index])(request, context: context)\n"
@@ -147,7 +160,7 @@ public enum ConnectSwiftGenerator {
             out += "    \(access) let client: ConnectClient\n\n"
             out += "    \(access) init(client: ConnectClient) {\n        self.client = client\n    }\n"
             // Streaming methods get no client method yet (the Swift client speaks unary only).
-            for (method, name) in zip(service.methods, names) where !method.serverStreaming {
+            for (method, name) in zip(service.methods, names) where !method.clientStreaming && !method.serverStreaming {
                 out += "\n" + indent(method.protoSourceComments(), by: 4)
                 out += "    \(access) func \(name)(_ request: \(namer.fullName(message: method.inputType)), headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> \(namer.fullName(message: method.outputType)) {\n"
                 out += "        try await client.unary(\(prefix)Procedures.\(name), request, as: \(namer.fullName(message: method.outputType)).self, headers: headers, timeout: timeout).message\n"

@@ -81,6 +81,29 @@ struct TestGreeter: Greeter_V1_GreeterServiceHandler {
     }
 }
 
+/// The client-streaming test route: answers "got " and the names received, comma-separated;
+/// a name "fail" makes it fail with aborted after counting what came before.
+@Sendable func collectStream(_ requests: RequestStream<Greeter_V1_GreetRequest>, context: ConnectContext) async throws -> Greeter_V1_GreetResponse {
+    var names: [String] = []
+    for try await request in requests {
+        if request.name == "fail" { throw ConnectError(.aborted, "failed after \(names.count)") }
+        names.append(request.name)
+    }
+    return .with { $0.message = "got " + names.joined(separator: ",") }
+}
+
+/// The bidirectional test route: answers each name with "echo NAME" as it arrives; "fail"
+/// fails with aborted, "hold" waits (for deadlines and cancellation) until the call ends.
+@Sendable func chatStream(_ requests: RequestStream<Greeter_V1_GreetRequest>, context: ConnectContext, stream: ServerStream<Greeter_V1_GreetResponse>) async throws {
+    for try await request in requests {
+        switch request.name {
+        case "fail": throw ConnectError(.aborted, "chat failed")
+        case "hold": try await Task.sleep(for: .seconds(60))
+        default: try await stream.send(.with { $0.message = "echo " + request.name })
+        }
+    }
+}
+
 /// Runs a live Hummingbird server (free port) with the test greeter, plus a GET-enabled copy of
 /// Greet at `/test.v1.EchoService/Echo` (no repository proto marks a method side-effect free).
 func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
@@ -93,6 +116,10 @@ func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _
                                options: options) { request, context, stream in
         try await countStream(request.name, context: context, stream: stream)
     }
+    router.connectClientStream("/test.v1.CountService/Collect", input: Greeter_V1_GreetRequest.self, output: Greeter_V1_GreetResponse.self,
+                               options: options, handler: collectStream)
+    router.connectBidiStream("/test.v1.CountService/Chat", input: Greeter_V1_GreetRequest.self, output: Greeter_V1_GreetResponse.self,
+                             options: options, handler: chatStream)
     let app = Application(router: router, server: .http1AndH2C(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in
         guard let port = client.port else { throw DevctlFailure("the live test server has no port") }

@@ -18,6 +18,10 @@ public protocol Library_V1_LibraryServiceHandler: Sendable {
     func getURL(_ request: Library_V1_GetBookRequest, context: ConnectContext) async throws -> Library_V1_Book.Link
     /// Server streaming: the handler gets a ServerStream; no client method yet.
     func watchBooks(_ request: Library_V1_GetBookRequest, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
+    /// Client streaming: the handler reads a RequestStream and answers once.
+    func donateBooks(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext) async throws -> Library_V1_GetBookRequest
+    /// Bidirectional streaming: reads and sends at once (HTTP/2).
+    func discuss(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
 }
 
 extension Library_V1_LibraryServiceHandler {
@@ -26,6 +30,12 @@ extension Library_V1_LibraryServiceHandler {
         ConnectServices.register("library.v1.LibraryService")
         router.connectServerStream(Library_V1_LibraryServiceProcedures.watchBooks, input: Library_V1_GetBookRequest.self, output: Library_V1_Book.self, options: options) { request, context, stream in
             try await self.watchBooks(request, context: context, stream: stream)
+        }
+        router.connectClientStream(Library_V1_LibraryServiceProcedures.donateBooks, input: Library_V1_Book.self, output: Library_V1_GetBookRequest.self, options: options) { requests, context in
+            try await self.donateBooks(requests, context: context)
+        }
+        router.connectBidiStream(Library_V1_LibraryServiceProcedures.discuss, input: Library_V1_Book.self, output: Library_V1_Book.self, options: options) { requests, context, stream in
+            try await self.discuss(requests, context: context, stream: stream)
         }
         router.connectUnary(Library_V1_LibraryServiceProcedures.getBook, input: Library_V1_GetBookRequest.self, allowGET: true, options: options) { request, context in
             try await self.getBook(request, context: context)
@@ -45,6 +55,8 @@ public enum Library_V1_LibraryServiceProcedures {
     public static let `return` = "/library.v1.LibraryService/Return"
     public static let getURL = "/library.v1.LibraryService/GetURL"
     public static let watchBooks = "/library.v1.LibraryService/WatchBooks"
+    public static let donateBooks = "/library.v1.LibraryService/DonateBooks"
+    public static let discuss = "/library.v1.LibraryService/Discuss"
 }
 
 /// A typed client for library.v1.LibraryService.

@@ -42,27 +42,8 @@ import Testing
         #expect(Library_V1_LibraryServiceProcedures.`return` == "/library.v1.LibraryService/Return")
         #expect(Library_V1_AuditServiceProcedures.record == "/library.v1.AuditService/Record")
         #expect(Library_V1_LibraryServiceProcedures.watchBooks == "/library.v1.LibraryService/WatchBooks")
-    }
-
-    @Test func clientAndBidiStreamingRPCsAreRefusedByName() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("golden-stream-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory + "/proto/chat/v1", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try """
-            syntax = "proto3";
-            package chat.v1;
-            message Line { string text = 1; }
-            service ChatService { rpc Talk(stream Line) returns (stream Line); }
-            """.write(toFile: directory + "/proto/chat/v1/chat.proto", atomically: true, encoding: .utf8)
-        let descriptorSet = directory + "/set.pb"
-        try await Subprocess("/usr/bin/env", ["protoc", "--include_source_info", "--descriptor_set_out=\(descriptorSet)", "-I", "proto", "chat/v1/chat.proto"],
-                             workingDirectory: directory).run()
-        var request = Google_Protobuf_Compiler_CodeGeneratorRequest()
-        request.fileToGenerate = ["chat/v1/chat.proto"]
-        request.protoFile = try Google_Protobuf_FileDescriptorSet(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: descriptorSet))).file
-        let response = ConnectSwiftGenerator.respond(to: request)
-        #expect(response.error == "chat/v1/chat.proto: chat.v1.ChatService.Talk is a client or bidirectional streaming RPC; connect-swift generates unary and server-streaming RPCs so far")
-        #expect(response.file.isEmpty)
+        #expect(Library_V1_LibraryServiceProcedures.donateBooks == "/library.v1.LibraryService/DonateBooks")
+        #expect(Library_V1_LibraryServiceProcedures.discuss == "/library.v1.LibraryService/Discuss")
     }
 
     @Test func badOptionsAreReported() async throws {

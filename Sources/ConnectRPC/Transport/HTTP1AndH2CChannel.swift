@@ -33,7 +33,15 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
                 http1Configuration: HTTP1Channel.Configuration = .init(),
                 http2Configuration: HTTP2ChannelConfiguration = .init()) {
         http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
-        http2 = HTTP2Channel(responder: responder, configuration: http2Configuration)
+        // Streaming calls ask which HTTP version carries them (bidi needs HTTP/2).
+        http2 = HTTP2Channel(responder: { request, writer, channel in
+            // The writer is non-copyable: moved into the task-local scope through an Optional.
+            var movedWriter: ResponseWriter? = consume writer
+            try await ConnectTransport.$isHTTP2.withValue(true) {
+                guard let writer = movedWriter.take() else { return }
+                try await responder(request, writer, channel)
+            }
+        }, configuration: http2Configuration)
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {

@@ -23,7 +23,45 @@ extension RouterMethods {
         options: ConnectServerOptions = ConnectServerOptions(),
         handler: @escaping @Sendable (Input, ConnectContext, ServerStream<Output>) async throws -> Void
     ) -> Self {
-        let streaming = ServerStreamingHandler(procedure: procedure, options: options, metrics: ConnectMetrics(procedure: procedure), handler: handler)
+        connectStream(procedure, shape: .server, options: options) { (requests: RequestStream<Input>, context, stream: ServerStream<Output>) in
+            try await handler(try await requests.onlyMessage(), context, stream)
+        }
+    }
+
+    /// Serves one client-streaming RPC: the client sends any number of messages, the handler
+    /// answers once after reading them (HTTP/1.1 or HTTP/2).
+    @discardableResult
+    public func connectClientStream<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        input: Input.Type = Input.self,
+        output: Output.Type = Output.self,
+        options: ConnectServerOptions = ConnectServerOptions(),
+        handler: @escaping @Sendable (RequestStream<Input>, ConnectContext) async throws -> Output
+    ) -> Self {
+        connectStream(procedure, shape: .client, options: options) { (requests: RequestStream<Input>, context, stream: ServerStream<Output>) in
+            try await stream.send(try await handler(requests, context))
+        }
+    }
+
+    /// Serves one bidirectional-streaming RPC: the handler reads and sends at the same time.
+    /// Needs HTTP/2 (an HTTP/1.1 request is refused with 505, as connect-go does: HTTP/1.1
+    /// cannot carry a response while the request is still being sent).
+    @discardableResult
+    public func connectBidiStream<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        input: Input.Type = Input.self,
+        output: Output.Type = Output.self,
+        options: ConnectServerOptions = ConnectServerOptions(),
+        handler: @escaping @Sendable (RequestStream<Input>, ConnectContext, ServerStream<Output>) async throws -> Void
+    ) -> Self {
+        connectStream(procedure, shape: .bidi, options: options, handler: handler)
+    }
+
+    private func connectStream<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String, shape: StreamShape, options: ConnectServerOptions,
+        handler: @escaping @Sendable (RequestStream<Input>, ConnectContext, ServerStream<Output>) async throws -> Void
+    ) -> Self {
+        let streaming = StreamingHandler(procedure: procedure, shape: shape, options: options, metrics: ConnectMetrics(procedure: procedure), handler: handler)
         post(RouterPath(procedure)) { request, context in
             await streaming.respond(to: request, logger: context.logger)
         }
@@ -31,14 +69,26 @@ extension RouterMethods {
     }
 }
 
-/// One server-streaming call on any of the three protocols. The response starts (200, headers)
-/// before the handler runs; how the call ended travels at the end of the stream: Connect's
-/// end-stream message, gRPC's HTTP/2 trailers, or gRPC-Web's trailer frame.
-struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>: Sendable {
+/// The streaming call shapes (unary has its own, cheaper path).
+enum StreamShape: Sendable {
+    case server, client, bidi
+}
+
+/// Which HTTP version carries the request being answered: set by ``HTTP1AndH2CChannel`` for its
+/// HTTP/2 streams (Hummingbird's request head does not say).
+enum ConnectTransport {
+    @TaskLocal static var isHTTP2 = false
+}
+
+/// One streaming call on any of the three protocols. The response starts (200, headers) before
+/// the handler runs; how the call ended travels at the end of the stream: Connect's end-stream
+/// message, gRPC's HTTP/2 trailers, or gRPC-Web's trailer frame.
+struct StreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>: Sendable {
     let procedure: String
+    let shape: StreamShape
     let options: ConnectServerOptions
     let metrics: ConnectMetrics
-    let handler: @Sendable (Input, ConnectContext, ServerStream<Output>) async throws -> Void
+    let handler: @Sendable (RequestStream<Input>, ConnectContext, ServerStream<Output>) async throws -> Void
 
     static var acceptedContentTypes: String {
         "application/connect+proto, application/connect+json, application/grpc, application/grpc+proto, application/grpc+json, "
@@ -53,6 +103,11 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
             metrics.record(code: "http_415", duration: ContinuousClock.now - arrival)
             return Response(status: .unsupportedMediaType, headers: headers)
         }
+        if shape == .bidi && !ConnectTransport.isHTTP2 {
+            metrics.record(code: "http_505", duration: ContinuousClock.now - arrival)
+            return Response(status: .httpVersionNotSupported, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: "\(procedure) is a bidirectional stream: it needs HTTP/2 (h2c with prior knowledge)\n")))
+        }
         let isGRPC = wire.isGRPCFamily
         let acceptsGzip = AcceptedEncodings.accepts(request.headers[isGRPC ? .grpcAcceptEncoding : .connectAcceptEncoding], "gzip")
         var headers = HTTPFields()
@@ -65,26 +120,26 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
             if acceptsGzip { headers[.connectContentEncoding] = "gzip" }
         }
         // What can be checked before the stream starts; a failure ends the stream at once.
-        let opened: Result<(Input, ContinuousClock.Instant?), any Error>
+        let opened: Result<(RequestStream<Input>, ContinuousClock.Instant?), any Error>
         do {
-            opened = .success(try await openCall(request, wire: wire, arrival: arrival))
+            opened = .success(try openCall(request, wire: wire, arrival: arrival))
         } catch {
             opened = .failure(error)
         }
-        let (procedure, options, metrics, handler) = (procedure, options, metrics, handler)
+        let (procedure, metrics, handler, gzipAt) = (procedure, metrics, handler, acceptsGzip ? options.compressionMinBytes : nil)
         let body = ResponseBody { writer in
-            let sink = StreamSink(writer: writer, wire: wire, gzipAt: acceptsGzip ? options.compressionMinBytes : nil)
+            let sink = StreamSink(writer: writer, wire: wire, gzipAt: gzipAt)
             var failure: (any Error)?
             var trailers = HTTPFields()
             switch opened {
             case .failure(let error):
                 failure = error
-            case .success(let (message, deadline)):
+            case .success(let (requests, deadline)):
                 let context = ConnectContext(procedure: procedure, requestHeaders: request.headers, deadline: deadline, logger: logger)
                 let stream = ServerStream<Output> { output in try await sink.send(try wire.codec.encode(output)) }
                 do {
                     try await ConnectUnaryHandler<Input, Output>.runHandler(before: deadline) {
-                        try await handler(message, context, stream)
+                        try await handler(requests, context, stream)
                     }
                 } catch {
                     failure = error
@@ -98,8 +153,8 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// The request's deadline, compression and its one message.
-    private func openCall(_ request: Request, wire: WireProtocol, arrival: ContinuousClock.Instant) async throws -> (Input, ContinuousClock.Instant?) {
+    /// The request's deadline and its messages, as they will arrive.
+    private func openCall(_ request: Request, wire: WireProtocol, arrival: ContinuousClock.Instant) throws -> (RequestStream<Input>, ContinuousClock.Instant?) {
         let deadline: ContinuousClock.Instant?
         let compressed: Bool
         if wire.isGRPCFamily {
@@ -111,17 +166,8 @@ struct ServerStreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobu
         }
         var isText = false
         if case .grpcWeb(_, let text) = wire { isText = text }
-        let envelope = try await ConnectUnaryHandler<Input, Output>.onlyMessage(of: request, text: isText, limit: options.maxRequestBytes)
-        var payload = envelope.payload
-        if envelope.flags.contains(.compressed) {
-            guard compressed else { throw ConnectError(.internal, "a message is marked compressed but the request names no encoding") }
-            payload = try ConnectCompression.gunzip(payload, limit: options.maxRequestBytes, what: "request message")
-        }
-        do {
-            return (try wire.codec.decode(Input.self, from: payload), deadline)
-        } catch {
-            throw ConnectError(.invalidArgument, "cannot decode \(Input.protoMessageName) as \(wire.codec.rawValue): \(error)")
-        }
+        let requests = RequestStream<Input>(body: request.body, codec: wire.codec, compressed: compressed, base64: isText, limit: options.maxRequestBytes)
+        return (requests, deadline)
     }
 }
 
