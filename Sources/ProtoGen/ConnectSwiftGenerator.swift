@@ -159,11 +159,21 @@ public enum ConnectSwiftGenerator {
             out += "\(access) struct \(prefix)Client: Sendable {\n"
             out += "    \(access) let client: ConnectClient\n\n"
             out += "    \(access) init(client: ConnectClient) {\n        self.client = client\n    }\n"
-            // Streaming methods get no client method yet (the Swift client speaks unary only).
-            for (method, name) in zip(service.methods, names) where !method.clientStreaming && !method.serverStreaming {
+            // Bidirectional methods get no client method: this client speaks HTTP/1.1, which cannot carry them.
+            for (method, name) in zip(service.methods, names) where !(method.clientStreaming && method.serverStreaming) {
+                let (input, output) = (namer.fullName(message: method.inputType), namer.fullName(message: method.outputType))
                 out += "\n" + indent(method.protoSourceComments(), by: 4)
-                out += "    \(access) func \(name)(_ request: \(namer.fullName(message: method.inputType)), headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> \(namer.fullName(message: method.outputType)) {\n"
-                out += "        try await client.unary(\(prefix)Procedures.\(name), request, as: \(namer.fullName(message: method.outputType)).self, headers: headers, timeout: timeout).message\n"
+                switch (method.clientStreaming, method.serverStreaming) {
+                case (false, false):
+                    out += "    \(access) func \(name)(_ request: \(input), headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> \(output) {\n"
+                    out += "        try await client.unary(\(prefix)Procedures.\(name), request, as: \(output).self, headers: headers, timeout: timeout).message\n"
+                case (false, true):
+                    out += "    \(access) func \(name)(_ request: \(input), headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<\(output), any Error> {\n"
+                    out += "        client.serverStream(\(prefix)Procedures.\(name), request, as: \(output).self, headers: headers, timeout: timeout)\n"
+                default:
+                    out += "    \(access) func \(name)<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> \(output) where Requests.Element == \(input) {\n"
+                    out += "        try await client.clientStream(\(prefix)Procedures.\(name), requests, as: \(output).self, headers: headers, timeout: timeout)\n"
+                }
                 out += "    }\n"
             }
             out += "}\n"

@@ -4,6 +4,7 @@ import Glibc
 import ConnectRPC
 import DevctlCore
 import Foundation
+import HTTPTypes
 import Protos
 import TestSupport
 import Testing
@@ -67,5 +68,54 @@ import Testing
         let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)"))
         let error = await #expect(throws: ConnectError.self) { try await client.greet(Greeter_V1_GreetRequest()) }
         #expect(error?.code == .unavailable)
+    }
+}
+
+/// The Swift client's streaming calls (Connect streaming over HTTP/1.1) against the test routes.
+@Suite struct SwiftStreamingClientTests {
+    @Test func serverAndClientStreamsFromSwift() async throws {
+        try await withGreeterServer(options: ConnectServerOptions(compressionMinBytes: 1)) { port in
+            for codec in [ConnectCodec.proto, .json] {
+                let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)", codec: codec, compressionMinBytes: 1)
+                var seen: [String] = []
+                for try await message in client.serverStream("/test.v1.CountService/Count", Greeter_V1_GreetRequest.with { $0.name = "count:3" }, as: Greeter_V1_GreetResponse.self) {
+                    seen.append(message.message)
+                }
+                #expect(seen == ["tick 0", "tick 1", "tick 2"], "\(codec)")
+
+                // An error after messages: the messages, then the error with its trailer as metadata.
+                seen = []
+                let failure = await #expect(throws: ConnectError.self) {
+                    for try await message in client.serverStream("/test.v1.CountService/Count", Greeter_V1_GreetRequest.with { $0.name = "fail:2" }, as: Greeter_V1_GreetResponse.self) {
+                        seen.append(message.message)
+                    }
+                }
+                #expect(seen == ["tick 0", "tick 1"])
+                #expect(failure?.code == .aborted && failure?.message == "stopped after 2")
+                #expect(failure?.metadata[HTTPField.Name("x-after")!] == "2")
+
+                // The client's timeout ends an endless stream.
+                let timedOut = await #expect(throws: ConnectError.self) {
+                    for try await _ in client.serverStream("/test.v1.CountService/Count", Greeter_V1_GreetRequest.with { $0.name = "slow" },
+                                                           as: Greeter_V1_GreetResponse.self, timeout: .milliseconds(300)) {}
+                }
+                #expect(timedOut?.code == .deadlineExceeded)
+
+                let names = AsyncStream<Greeter_V1_GreetRequest> { continuation in
+                    for name in ["a", "b", "c"] { continuation.yield(.with { $0.name = name }) }
+                    continuation.finish()
+                }
+                let collected = try await client.clientStream("/test.v1.CountService/Collect", names, as: Greeter_V1_GreetResponse.self)
+                #expect(collected.message == "got a,b,c")
+                let failing = AsyncStream<Greeter_V1_GreetRequest> { continuation in
+                    for name in ["a", "fail"] { continuation.yield(.with { $0.name = name }) }
+                    continuation.finish()
+                }
+                let collectFailure = await #expect(throws: ConnectError.self) {
+                    _ = try await client.clientStream("/test.v1.CountService/Collect", failing, as: Greeter_V1_GreetResponse.self)
+                }
+                #expect(collectFailure?.code == .aborted && collectFailure?.message == "failed after 1")
+            }
+        }
     }
 }

@@ -16,11 +16,11 @@ public protocol Library_V1_LibraryServiceHandler: Sendable {
     func `return`(_ request: Library_V1_ReturnRequest, context: ConnectContext) async throws -> Library_V1_Book
     /// Leading capitals: GetURL → getURL.
     func getURL(_ request: Library_V1_GetBookRequest, context: ConnectContext) async throws -> Library_V1_Book.Link
-    /// Server streaming: the handler gets a ServerStream; no client method yet.
+    /// Server streaming: the handler gets a ServerStream, the client an AsyncThrowingStream.
     func watchBooks(_ request: Library_V1_GetBookRequest, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
     /// Client streaming: the handler reads a RequestStream and answers once.
     func donateBooks(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext) async throws -> Library_V1_GetBookRequest
-    /// Bidirectional streaming: reads and sends at once (HTTP/2).
+    /// Bidirectional streaming: reads and sends at once (HTTP/2; no HTTP/1.1 client method).
     func discuss(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
 }
 
@@ -80,6 +80,16 @@ public struct Library_V1_LibraryServiceClient: Sendable {
     /// Leading capitals: GetURL → getURL.
     public func getURL(_ request: Library_V1_GetBookRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Library_V1_Book.Link {
         try await client.unary(Library_V1_LibraryServiceProcedures.getURL, request, as: Library_V1_Book.Link.self, headers: headers, timeout: timeout).message
+    }
+
+    /// Server streaming: the handler gets a ServerStream, the client an AsyncThrowingStream.
+    public func watchBooks(_ request: Library_V1_GetBookRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<Library_V1_Book, any Error> {
+        client.serverStream(Library_V1_LibraryServiceProcedures.watchBooks, request, as: Library_V1_Book.self, headers: headers, timeout: timeout)
+    }
+
+    /// Client streaming: the handler reads a RequestStream and answers once.
+    public func donateBooks<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Library_V1_GetBookRequest where Requests.Element == Library_V1_Book {
+        try await client.clientStream(Library_V1_LibraryServiceProcedures.donateBooks, requests, as: Library_V1_GetBookRequest.self, headers: headers, timeout: timeout)
     }
 }
 

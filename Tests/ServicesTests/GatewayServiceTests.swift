@@ -64,6 +64,53 @@ import Testing
         }
     }
 
+    /// WatchInvocations streams what any gateway process stores (two gateways, one database:
+    /// the watcher's gateway never sees the other's calls except through PostgreSQL). A broken
+    /// listening connection ends the stream with unavailable rather than going silent.
+    @Test func watchersSeeInvocationsStoredByAnyGatewayProcess() async throws {
+        try await Fixture.with([Fixture.gateway, Fixture.customLang]) { fixture in
+            try await Self.withCustomLang(fixture) { customLang in
+                try await Self.withGateway(fixture, customLangURL: customLang) { watched in
+                    try await Self.withGateway(fixture, customLangURL: customLang) { other in
+                        var invocations = watched.watchInvocations(.init(), timeout: .seconds(30)).makeAsyncIterator()
+                        // LISTEN takes effect just after the stream opens: call until the watcher sees a call.
+                        let prober = Task {
+                            while !Task.isCancelled {
+                                _ = try? await watched.invokeCustom(.with { $0.name = "probe" })
+                                try? await Task.sleep(for: .milliseconds(100))
+                            }
+                        }
+                        let first = try await invocations.next()
+                        prober.cancel()
+                        await prober.value
+                        #expect(first?.name == "probe")
+
+                        _ = try await other.invokeCustom(.with { $0.name = "from the other gateway" })
+                        #expect(await Self.invoke(other, "notfound") == .notFound)
+                        var seen: [Gateway_V1_Invocation] = []
+                        while seen.count < 2, let invocation = try await invocations.next() {
+                            if invocation.name != "probe" { seen.append(invocation) }
+                        }
+                        #expect(seen.map(\.name) == ["from the other gateway", "notfound"])
+                        #expect(seen.first?.success == true && seen.first?.code == "ok" && seen.first?.httpStatus == 200)
+                        #expect(seen.first?.message == "Hello from the other gateway from custom-lang-service!")
+                        #expect(seen.last?.success == false && seen.last?.code == "not_found" && seen.last?.httpStatus == 404 && seen.last?.attempts == 1)
+                        #expect(seen.first?.createdAt.hasSuffix("Z") == true)
+                        let storedID = try await fixture.scalar("SELECT id FROM invocations WHERE name = 'from the other gateway'", in: Fixture.gateway)
+                        #expect(seen.first?.id == storedID)
+
+                        // The listening connection dies: the stream ends with unavailable, not silence.
+                        _ = try await fixture.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'", in: Fixture.gateway)
+                        let broken = await #expect(throws: ConnectError.self) {
+                            while let invocation = try await invocations.next() { _ = invocation }
+                        }
+                        #expect(broken?.code == .unavailable, "\(String(describing: broken))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func everyStatusInTheTableMapsAndOnlyWhatIsSafeToRepeatIsRetried() async throws {
         try await Fixture.with([Fixture.gateway]) { fixture in
             let fake = TargetServer()

@@ -15,12 +15,19 @@ public protocol Gateway_V1_GatewayServiceHandler: Sendable {
     /// custom-lang's supported languages and the health of auth and custom-lang, in one answer.
     /// A service that does not answer is reported unhealthy; the call itself still succeeds.
     func getOverview(_ request: Gateway_V1_GetOverviewRequest, context: ConnectContext) async throws -> Gateway_V1_GetOverviewResponse
+    /// Every invocation stored from now on, by any gateway process sharing gateway_db, as it is
+    /// stored (PostgreSQL LISTEN/NOTIFY). The stream ends with UNAVAILABLE if the database
+    /// connection it listens on breaks: events may have been missed, so watch again.
+    func watchInvocations(_ request: Gateway_V1_WatchInvocationsRequest, context: ConnectContext, stream: ServerStream<Gateway_V1_Invocation>) async throws
 }
 
 extension Gateway_V1_GatewayServiceHandler {
     /// Serves every method of gateway.v1.GatewayService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
         ConnectServices.register("gateway.v1.GatewayService")
+        router.connectServerStream(Gateway_V1_GatewayServiceProcedures.watchInvocations, input: Gateway_V1_WatchInvocationsRequest.self, output: Gateway_V1_Invocation.self, options: options) { request, context, stream in
+            try await self.watchInvocations(request, context: context, stream: stream)
+        }
         router.connectUnary(Gateway_V1_GatewayServiceProcedures.invokeCustom, input: Gateway_V1_InvokeCustomRequest.self, allowGET: false, options: options) { request, context in
             try await self.invokeCustom(request, context: context)
         }
@@ -34,6 +41,7 @@ extension Gateway_V1_GatewayServiceHandler {
 public enum Gateway_V1_GatewayServiceProcedures {
     public static let invokeCustom = "/gateway.v1.GatewayService/InvokeCustom"
     public static let getOverview = "/gateway.v1.GatewayService/GetOverview"
+    public static let watchInvocations = "/gateway.v1.GatewayService/WatchInvocations"
 }
 
 /// A typed client for gateway.v1.GatewayService.
@@ -53,5 +61,12 @@ public struct Gateway_V1_GatewayServiceClient: Sendable {
     /// A service that does not answer is reported unhealthy; the call itself still succeeds.
     public func getOverview(_ request: Gateway_V1_GetOverviewRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Gateway_V1_GetOverviewResponse {
         try await client.unary(Gateway_V1_GatewayServiceProcedures.getOverview, request, as: Gateway_V1_GetOverviewResponse.self, headers: headers, timeout: timeout).message
+    }
+
+    /// Every invocation stored from now on, by any gateway process sharing gateway_db, as it is
+    /// stored (PostgreSQL LISTEN/NOTIFY). The stream ends with UNAVAILABLE if the database
+    /// connection it listens on breaks: events may have been missed, so watch again.
+    public func watchInvocations(_ request: Gateway_V1_WatchInvocationsRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<Gateway_V1_Invocation, any Error> {
+        client.serverStream(Gateway_V1_GatewayServiceProcedures.watchInvocations, request, as: Gateway_V1_Invocation.self, headers: headers, timeout: timeout)
     }
 }

@@ -93,6 +93,50 @@ public nonisolated struct Gateway_V1_ServiceHealth: Sendable {
   public init() {}
 }
 
+public nonisolated struct Gateway_V1_WatchInvocationsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One stored invocation (a row of gateway_db's invocations table).
+public nonisolated struct Gateway_V1_Invocation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  /// The name sent to custom-lang (at most 2,000 characters here; the row keeps it whole).
+  public var name: String = String()
+
+  public var success: Bool = false
+
+  /// The Connect code the call returned ("ok" on success).
+  public var code: String = String()
+
+  /// custom-lang's message, or the error's (at most 2,000 characters here).
+  public var message: String = String()
+
+  /// custom-lang's HTTP status; 0 when it did not answer.
+  public var httpStatus: Int32 = 0
+
+  public var attempts: Int32 = 0
+
+  public var durationMs: Int32 = 0
+
+  /// When it was stored, RFC 3339 in UTC.
+  public var createdAt: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "gateway.v1"
@@ -256,6 +300,95 @@ nonisolated extension Gateway_V1_ServiceHealth: SwiftProtobuf.Message, SwiftProt
     if lhs.healthy != rhs.healthy {return false}
     if lhs.detail != rhs.detail {return false}
     if lhs.latencyMs != rhs.latencyMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gateway_V1_WatchInvocationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchInvocationsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Gateway_V1_WatchInvocationsRequest, rhs: Gateway_V1_WatchInvocationsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gateway_V1_Invocation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Invocation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}success\0\u{1}code\0\u{1}message\0\u{3}http_status\0\u{1}attempts\0\u{3}duration_ms\0\u{3}created_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.success) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.httpStatus) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.attempts) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.durationMs) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.createdAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.success != false {
+      try visitor.visitSingularBoolField(value: self.success, fieldNumber: 3)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 4)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 5)
+    }
+    if self.httpStatus != 0 {
+      try visitor.visitSingularInt32Field(value: self.httpStatus, fieldNumber: 6)
+    }
+    if self.attempts != 0 {
+      try visitor.visitSingularInt32Field(value: self.attempts, fieldNumber: 7)
+    }
+    if self.durationMs != 0 {
+      try visitor.visitSingularInt32Field(value: self.durationMs, fieldNumber: 8)
+    }
+    if !self.createdAt.isEmpty {
+      try visitor.visitSingularStringField(value: self.createdAt, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Gateway_V1_Invocation, rhs: Gateway_V1_Invocation) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.success != rhs.success {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.httpStatus != rhs.httpStatus {return false}
+    if lhs.attempts != rhs.attempts {return false}
+    if lhs.durationMs != rhs.durationMs {return false}
+    if lhs.createdAt != rhs.createdAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

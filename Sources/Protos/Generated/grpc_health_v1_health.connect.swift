@@ -46,4 +46,9 @@ public struct Grpc_Health_V1_HealthClient: Sendable {
     public func check(_ request: Grpc_Health_V1_HealthCheckRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Grpc_Health_V1_HealthCheckResponse {
         try await client.unary(Grpc_Health_V1_HealthProcedures.check, request, as: Grpc_Health_V1_HealthCheckResponse.self, headers: headers, timeout: timeout).message
     }
+
+    /// The status now, then every change, until the client goes away.
+    public func watch(_ request: Grpc_Health_V1_HealthCheckRequest, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<Grpc_Health_V1_HealthCheckResponse, any Error> {
+        client.serverStream(Grpc_Health_V1_HealthProcedures.watch, request, as: Grpc_Health_V1_HealthCheckResponse.self, headers: headers, timeout: timeout)
+    }
 }

@@ -17,6 +17,8 @@ import Protos
 ///   (answered before processing), while the ``RetryBudget`` allows. A timeout is not retried
 ///   (the first POST may have run). Every invocation is stored in gateway_db before the reply.
 /// - `GetOverview`: custom-lang's languages and the readiness of auth and custom-lang.
+/// - `WatchInvocations`: every invocation stored from now on, by any gateway process
+///   (``InvocationFeed``: PostgreSQL LISTEN/NOTIFY).
 public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     public static let name = "gateway"
     public static let defaultPort = 8082
@@ -28,6 +30,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     let timeout: Duration
     let breaker: CircuitBreaker
     let retryBudget: RetryBudget
+    let feed: InvocationFeed
 
     /// The configuration from the environment, with devctl.yaml's defaults.
     public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceSettings {
@@ -53,6 +56,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
         timeout = platform.duration("GATEWAY_TIMEOUT", default: .seconds(5))
         breaker = CircuitBreaker(name: "custom-lang", openDuration: platform.duration("BREAKER_OPEN_DURATION", default: .seconds(30)), clock: clock)
         retryBudget = RetryBudget()
+        feed = InvocationFeed(platform: platform)
     }
 
     private static func baseURL(_ platform: ServicePlatform, _ key: String) throws -> String {
@@ -245,6 +249,20 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             }
         } catch where !success {
             platform.logger.warning("invocation record not stored", metadata: ["code": "\(code)"])
+        }
+    }
+
+    // MARK: WatchInvocations
+
+    public func watchInvocations(_ request: Gateway_V1_WatchInvocationsRequest, context: ConnectContext, stream: ServerStream<Gateway_V1_Invocation>) async throws {
+        let (id, invocations) = try await feed.watch()
+        do {
+            for try await invocation in invocations { try await stream.send(invocation) }
+            await feed.stop(id)
+        } catch {
+            // The client left, the deadline passed, or the feed ended: release the subscription.
+            await feed.stop(id)
+            throw error
         }
     }
 

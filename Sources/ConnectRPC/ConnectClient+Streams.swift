@@ -1,0 +1,172 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import SwiftProtobuf
+
+/// Server- and client-streaming calls over Connect's streaming protocol
+/// (`application/connect+proto|json`, HTTP/1.1 through AsyncHTTPClient, whose response and
+/// request bodies stream). Bidirectional calls need HTTP/2 and are not offered by this client.
+extension ConnectClient {
+    /// Calls a server-streaming `procedure`: the messages as they arrive; the sequence ends when
+    /// the server ends the stream, or throws ``ConnectError`` with the stream's error. Stopping
+    /// the iteration (or cancelling its task) cancels the call.
+    public func serverStream<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        _ message: Input,
+        as output: Output.Type = Output.self,
+        headers: HTTPHeaders? = nil,
+        timeout: Duration? = nil
+    ) -> AsyncThrowingStream<Output, any Error> {
+        let body: ByteBuffer
+        do {
+            body = try envelope(codec.encode(message))
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: ConnectError(.internal, "cannot encode \(Input.protoMessageName): \(error)")) }
+        }
+        return streamCall(procedure, headers: headers, timeout: timeout, body: .bytes(body), as: Output.self)
+    }
+
+    /// Calls a client-streaming `procedure`: sends every message of `requests` as it is produced,
+    /// then returns the server's one answer.
+    public func clientStream<Requests: AsyncSequence & Sendable, Output: SwiftProtobuf.Message>(
+        _ procedure: String,
+        _ requests: Requests,
+        as output: Output.Type = Output.self,
+        headers: HTTPHeaders? = nil,
+        timeout: Duration? = nil
+    ) async throws -> Output where Requests.Element: SwiftProtobuf.Message {
+        let client = self
+        let frames = requests.map { message in try client.envelope(client.codec.encode(message)) }
+        var answer: Output?
+        for try await message in streamCall(procedure, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self) {
+            guard answer == nil else { throw ConnectError(.unimplemented, "\(procedure) answered a client stream with more than one message") }
+            answer = message
+        }
+        guard let answer else { throw ConnectError(.unimplemented, "\(procedure) ended a client stream without an answer") }
+        return answer
+    }
+
+    /// One message framed, gzip-compressed when large enough.
+    fileprivate func envelope(_ payload: ByteBuffer) throws -> ByteBuffer {
+        if let minimum = compressionMinBytes, payload.readableBytes >= minimum {
+            return Envelope(flags: .compressed, payload: try ConnectCompression.gzip(payload)).encoded()
+        }
+        return Envelope(payload: payload).encoded()
+    }
+
+    private func streamCall<Output: SwiftProtobuf.Message>(
+        _ procedure: String, headers: HTTPHeaders?, timeout: Duration?, body: HTTPClientRequest.Body, as output: Output.Type
+    ) -> AsyncThrowingStream<Output, any Error> {
+        var request = HTTPClientRequest(url: baseURL + procedure)
+        request.method = .POST
+        request.headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+        request.headers.replaceOrAdd(name: "Content-Type", value: "application/connect+\(codec.rawValue)")
+        request.headers.replaceOrAdd(name: "Connect-Protocol-Version", value: "1")
+        request.headers.replaceOrAdd(name: "Connect-Accept-Encoding", value: "gzip")
+        if compressionMinBytes != nil { request.headers.replaceOrAdd(name: "Connect-Content-Encoding", value: "gzip") }
+        let effectiveTimeout = timeout ?? self.timeout
+        if let effectiveTimeout {
+            let milliseconds = max(1, effectiveTimeout.components.seconds * 1000 + effectiveTimeout.components.attoseconds / 1_000_000_000_000_000)
+            request.headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: String(milliseconds))
+        }
+        request.body = body
+        let (stream, continuation) = AsyncThrowingStream<Output, any Error>.makeStream()
+        let (codec, limit, base) = (codec, maxResponseBytes, baseURL)
+        let call = Task { [request] in
+            let receive: @Sendable () async throws -> Void = {
+                let response: HTTPClientResponse
+                do {
+                    response = try await ServiceURL.sharedHTTPClient.execute(request, timeout: .hours(24 * 365))
+                } catch is CancellationError {
+                    throw ConnectError(.canceled, "the call to \(procedure) was canceled")
+                } catch {
+                    throw ConnectError(.unavailable, "cannot reach \(base)\(procedure): \(error)")
+                }
+                guard response.status == .ok else {
+                    let payload = try? await response.body.collect(upTo: 64 * 1024)
+                    if let payload, var error = ConnectError.decode(jsonBody: Data(payload.readableBytesView)) {
+                        error.metadata = Self.applicationMetadata(response.headers)
+                        throw error
+                    }
+                    throw ConnectError(ConnectCode(inferringFrom: Int(response.status.code)), "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(procedure)")
+                }
+                let gzip = response.headers.first(name: "Connect-Content-Encoding")?.lowercased() == "gzip"
+                var reader = EnvelopeReader(maxMessageBytes: limit)
+                do {
+                    for try await chunk in response.body {
+                        reader.append(chunk)
+                        while let frame = try reader.next() {
+                            var payload = frame.payload
+                            if frame.flags.contains(.compressed) {
+                                guard gzip else { throw ConnectError(.internal, "\(procedure) sent a compressed message without Connect-Content-Encoding") }
+                                payload = try ConnectCompression.gunzip(payload, limit: limit, what: "message from \(procedure)", corrupt: .internal)
+                            }
+                            if frame.flags.contains(.endStream) {
+                                if let error = Self.endStreamError(payload, headers: response.headers) { throw error }
+                                return
+                            }
+                            do {
+                                continuation.yield(try codec.decode(Output.self, from: payload))
+                            } catch {
+                                throw ConnectError(.internal, "cannot decode a message from \(procedure) as \(Output.protoMessageName): \(error)")
+                            }
+                        }
+                    }
+                    try reader.finish()
+                } catch let error as ConnectError {
+                    throw error
+                } catch let failure as EnvelopeReader.Failure {
+                    if case .messageTooLarge = failure { throw ConnectError(.resourceExhausted, "\(procedure): \(failure)") }
+                    throw ConnectError(.internal, "\(procedure): \(failure)")
+                } catch is CancellationError {
+                    throw ConnectError(.canceled, "the call to \(procedure) was canceled")
+                } catch {
+                    throw ConnectError(.unavailable, "the stream from \(procedure) broke: \(error)")
+                }
+                throw ConnectError(.internal, "the stream from \(procedure) ended without its end-of-stream message")
+            }
+            do {
+                if let effectiveTimeout {
+                    try await withTimeout(effectiveTimeout, receive) {
+                        ConnectError(.deadlineExceeded, "\(procedure) did not finish its stream within \(effectiveTimeout)")
+                    }
+                } else {
+                    try await receive()
+                }
+                continuation.finish()
+            } catch is CancellationError {
+                continuation.finish(throwing: ConnectError(.canceled, "the call to \(procedure) was canceled"))
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in call.cancel() }
+        return stream
+    }
+
+    /// Connect's end-of-stream JSON: the error it carries (with its metadata), if any.
+    private static func endStreamError(_ payload: ByteBuffer, headers: HTTPHeaders) -> ConnectError? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView))) as? [String: Any] else {
+            return ConnectError(.internal, "the end-of-stream message is not JSON")
+        }
+        guard let wire = object["error"], let data = try? JSONSerialization.data(withJSONObject: wire),
+              var error = ConnectError.decode(jsonBody: data) else { return nil }
+        var metadata = applicationMetadata(headers)
+        for (name, values) in object["metadata"] as? [String: [String]] ?? [:] {
+            guard let field = HTTPField.Name(name) else { continue }
+            for value in values { metadata.append(HTTPField(name: field, value: value)) }
+        }
+        error.metadata = metadata
+        return error
+    }
+
+    private static func applicationMetadata(_ headers: HTTPHeaders) -> HTTPFields {
+        var metadata = HTTPFields()
+        for header in headers where ConnectMetadata.isApplicationHeader(header.name) {
+            if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
+        }
+        return metadata
+    }
+}
