@@ -15,6 +15,10 @@ public struct EdgeConfig: Sendable {
     public static let secretVariable = "DEVCTL_EDGE_JWT_SECRET"
     /// Answered by the edge itself: the supervisor's readiness probe.
     public static let healthPath = "/edge/healthz"
+    /// How long a streaming call may go without a byte from the service before the edge ends it.
+    public static let streamIdleTimeout = "1h"
+    /// Content types of calls that may stream: Connect streaming, gRPC, gRPC-Web.
+    static let streamContentType = "^application/(connect\\+|grpc)"
 
     public let model: RouteModel
     /// Routes whose services run in this stack (others are left out: their paths answer 404).
@@ -101,6 +105,15 @@ public struct EdgeConfig: Sendable {
                     "    http-check expect status 200",
                     "    default-server inter 1s fall 2 rise 1",
                     "    http-error status 503 content-type application/json string '\(json(code: "unavailable", message: "\(route.service) is not available; try again shortly"))'",
+                ]
+                if route.h2c {
+                    lines += [
+                        "    # Streams may stay quiet for long (a watch with nothing to report): the service's",
+                        "    # own deadlines (grpc-timeout, Connect-Timeout-Ms) end them, not the edge's 60 s; Connect unary keeps 60 s.",
+                        "    http-request set-timeout server \(Self.streamIdleTimeout) if { req.hdr(content-type) -m reg -i \(Self.streamContentType) }",
+                    ]
+                }
+                lines += [
                     // The health check stays HTTP/1.1, which the same port serves.
                     "    server \(route.service) 127.0.0.1:\(route.port) check\(h2 ? " proto h2" : "")",
                     "",
