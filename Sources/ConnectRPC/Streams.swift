@@ -160,14 +160,3 @@ struct Base64Chunks: Sendable {
     }
 }
 
-/// The RPC services this process serves (full names such as `greeter.v1.GreeterService`), as
-/// generated `registerConnect(on:)` records them: what the health service answers for.
-public enum ConnectServices {
-    private static let names = NIOLockedValueBox<Set<String>>([])
-
-    public static func register(_ fullName: String) {
-        names.withLockedValue { _ = $0.insert(fullName) }
-    }
-
-    public static var registered: Set<String> { names.withLockedValue { $0 } }
-}

@@ -55,11 +55,12 @@ public enum ConnectSwiftGenerator {
         do {
             let options = try Options(parameter: request.parameter)
             let descriptors = DescriptorSet(protos: request.protoFile)
+            let protos = Dictionary(request.protoFile.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             for name in request.fileToGenerate {
                 guard let file = descriptors.fileDescriptor(named: name), !file.services.isEmpty else { continue }
                 var generated = Google_Protobuf_Compiler_CodeGeneratorResponse.File()
                 generated.name = outputName(for: name, naming: options.fileNaming)
-                generated.content = try source(for: file, options: options)
+                generated.content = try source(for: file, options: options, reflection: try reflectionDescriptors(of: name, in: protos))
                 response.file.append(generated)
             }
         } catch {
@@ -83,7 +84,26 @@ public enum ConnectSwiftGenerator {
         }
     }
 
-    static func source(for file: FileDescriptor, options: Options) throws -> String {
+    /// The file's descriptor and those of every file it imports, transitively, serialized
+    /// without source info and base64-encoded: what server reflection hands to grpcurl.
+    static func reflectionDescriptors(of name: String, in protos: [String: Google_Protobuf_FileDescriptorProto]) throws -> [String] {
+        var order: [String] = []
+        var seen: Set<String> = []
+        func visit(_ name: String) throws {
+            guard seen.insert(name).inserted else { return }
+            guard let proto = protos[name] else { throw GeneratorError("\(name) is imported but its descriptor was not in the request") }
+            for dependency in proto.dependency { try visit(dependency) }
+            order.append(name)
+        }
+        try visit(name)
+        return try order.compactMap { protos[$0] }.map { proto in
+            var stripped = proto
+            stripped.clearSourceCodeInfo()
+            return try stripped.serializedData().base64EncodedString()
+        }
+    }
+
+    static func source(for file: FileDescriptor, options: Options, reflection: [String]) throws -> String {
         let namer = SwiftProtobufNamer(currentFile: file, protoFileToModuleMappings: ProtoFileToModuleMappings())
         let access = options.visibility
         var out = """
@@ -98,6 +118,10 @@ public enum ConnectSwiftGenerator {
             import Hummingbird
 
             """
+        out += "\n/// \(file.name) and the files it imports (serialized descriptors, base64) for server reflection.\n"
+        out += "private let connectFileDescriptors: [String] = [\n"
+        for descriptor in reflection { out += "    \"\(descriptor)\",\n" }
+        out += "]\n"
         for service in file.services {
             let prefix = namer.typePrefix(forFile: file) + service.name
             let procedures = service.methods.map { "/\(service.fullName)/\($0.name)" }
@@ -124,7 +148,7 @@ public enum ConnectSwiftGenerator {
             out += "extension \(prefix)Handler {\n"
             out += "    /// Serves every method of \(service.fullName) on `router`.\n"
             out += "    \(access) func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {\n"
-            out += "        ConnectServices.register(\"\(service.fullName)\")\n"
+            out += "        ConnectServices.register(\"\(service.fullName)\", fileDescriptors: connectFileDescriptors)\n"
             for (index, method) in service.methods.enumerated() where method.clientStreaming || method.serverStreaming {
                 let types = "input: \(namer.fullName(message: method.inputType)).self, output: \(namer.fullName(message: method.outputType)).self, options: options"
                 switch (method.clientStreaming, method.serverStreaming) {

@@ -8,6 +8,11 @@
 import ConnectRPC
 import Hummingbird
 
+/// library/v1/library.proto and the files it imports (serialized descriptors, base64) for server reflection.
+private let connectFileDescriptors: [String] = [
+    "ChhsaWJyYXJ5L3YxL2xpYnJhcnkucHJvdG8SCmxpYnJhcnkudjEiIAoOR2V0Qm9va1JlcXVlc3QSDgoCaWQYASABKAlSAmlkIh8KDVJldHVyblJlcXVlc3QSDgoCaWQYASABKAlSAmlkInEKBEJvb2sSDgoCaWQYASABKAlSAmlkEhQKBXRpdGxlGAIgASgJUgV0aXRsZRIpCgRsaW5rGAMgASgLMhUubGlicmFyeS52MS5Cb29rLkxpbmtSBGxpbmsaGAoETGluaxIQCgN1cmwYASABKAlSA3VybDL8AgoOTGlicmFyeVNlcnZpY2USPAoHR2V0Qm9vaxIaLmxpYnJhcnkudjEuR2V0Qm9va1JlcXVlc3QaEC5saWJyYXJ5LnYxLkJvb2siA5ACARI3CgZSZXR1cm4SGS5saWJyYXJ5LnYxLlJldHVyblJlcXVlc3QaEC5saWJyYXJ5LnYxLkJvb2siABI9CgZHZXRVUkwSGi5saWJyYXJ5LnYxLkdldEJvb2tSZXF1ZXN0GhUubGlicmFyeS52MS5Cb29rLkxpbmsiABI+CgpXYXRjaEJvb2tzEhoubGlicmFyeS52MS5HZXRCb29rUmVxdWVzdBoQLmxpYnJhcnkudjEuQm9vayIAMAESPwoLRG9uYXRlQm9va3MSEC5saWJyYXJ5LnYxLkJvb2saGi5saWJyYXJ5LnYxLkdldEJvb2tSZXF1ZXN0IgAoARIzCgdEaXNjdXNzEhAubGlicmFyeS52MS5Cb29rGhAubGlicmFyeS52MS5Cb29rIgAoATABMj4KDEF1ZGl0U2VydmljZRIuCgZSZWNvcmQSEC5saWJyYXJ5LnYxLkJvb2saEC5saWJyYXJ5LnYxLkJvb2siAGIGcHJvdG8z",
+]
+
 /// A lending library: exercises what connect-swift has to get right.
 public protocol Library_V1_LibraryServiceHandler: Sendable {
     /// Side-effect free: served on GET too.
@@ -27,7 +32,7 @@ public protocol Library_V1_LibraryServiceHandler: Sendable {
 extension Library_V1_LibraryServiceHandler {
     /// Serves every method of library.v1.LibraryService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("library.v1.LibraryService")
+        ConnectServices.register("library.v1.LibraryService", fileDescriptors: connectFileDescriptors)
         router.connectServerStream(Library_V1_LibraryServiceProcedures.watchBooks, input: Library_V1_GetBookRequest.self, output: Library_V1_Book.self, options: options) { request, context, stream in
             try await self.watchBooks(request, context: context, stream: stream)
         }
@@ -101,7 +106,7 @@ public protocol Library_V1_AuditServiceHandler: Sendable {
 extension Library_V1_AuditServiceHandler {
     /// Serves every method of library.v1.AuditService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("library.v1.AuditService")
+        ConnectServices.register("library.v1.AuditService", fileDescriptors: connectFileDescriptors)
         router.connectUnary(Library_V1_AuditServiceProcedures.record, input: Library_V1_Book.self, allowGET: false, options: options) { request, context in
             try await self.record(request, context: context)
         }

@@ -8,6 +8,11 @@
 import ConnectRPC
 import Hummingbird
 
+/// caller/v1/caller.proto and the files it imports (serialized descriptors, base64) for server reflection.
+private let connectFileDescriptors: [String] = [
+    "ChZjYWxsZXIvdjEvY2FsbGVyLnByb3RvEgljYWxsZXIudjEiJwoTQ2FsbEV4dGVybmFsUmVxdWVzdBIQCgN1cmwYASABKAlSA3VybCJYChRDYWxsRXh0ZXJuYWxSZXNwb25zZRIfCgtzdGF0dXNfY29kZRgBIAEoBVIKc3RhdHVzQ29kZRIfCgtib2R5X2xlbmd0aBgCIAEoBVIKYm9keUxlbmd0aDJiCg1DYWxsZXJTZXJ2aWNlElEKDENhbGxFeHRlcm5hbBIeLmNhbGxlci52MS5DYWxsRXh0ZXJuYWxSZXF1ZXN0Gh8uY2FsbGVyLnYxLkNhbGxFeHRlcm5hbFJlc3BvbnNlIgBiBnByb3RvMw==",
+]
+
 /// Makes outbound HTTP calls on behalf of other services, behind an SSRF guard.
 public protocol Caller_V1_CallerServiceHandler: Sendable {
     /// GETs the URL and reports the status and body length; every call is recorded.
@@ -17,7 +22,7 @@ public protocol Caller_V1_CallerServiceHandler: Sendable {
 extension Caller_V1_CallerServiceHandler {
     /// Serves every method of caller.v1.CallerService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("caller.v1.CallerService")
+        ConnectServices.register("caller.v1.CallerService", fileDescriptors: connectFileDescriptors)
         router.connectUnary(Caller_V1_CallerServiceProcedures.callExternal, input: Caller_V1_CallExternalRequest.self, allowGET: false, options: options) { request, context in
             try await self.callExternal(request, context: context)
         }

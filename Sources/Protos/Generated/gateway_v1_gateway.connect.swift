@@ -8,6 +8,11 @@
 import ConnectRPC
 import Hummingbird
 
+/// gateway/v1/gateway.proto and the files it imports (serialized descriptors, base64) for server reflection.
+private let connectFileDescriptors: [String] = [
+    "ChhnYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SCmdhdGV3YXkudjEiKQoTSW52b2tlQ3VzdG9tUmVxdWVzdBISCgRuYW1lGAEgASgJUgRuYW1lIjAKFEludm9rZUN1c3RvbVJlc3BvbnNlEhgKB21lc3NhZ2UYASABKAlSB21lc3NhZ2UiFAoSR2V0T3ZlcnZpZXdSZXF1ZXN0IqgBChNHZXRPdmVydmlld1Jlc3BvbnNlEi8KE3N1cHBvcnRlZF9sYW5ndWFnZXMYASADKAlSEnN1cHBvcnRlZExhbmd1YWdlcxIpChBkZWZhdWx0X2xhbmd1YWdlGAIgASgJUg9kZWZhdWx0TGFuZ3VhZ2USNQoIc2VydmljZXMYAyADKAsyGS5nYXRld2F5LnYxLlNlcnZpY2VIZWFsdGhSCHNlcnZpY2VzInQKDVNlcnZpY2VIZWFsdGgSEgoEbmFtZRgBIAEoCVIEbmFtZRIYCgdoZWFsdGh5GAIgASgIUgdoZWFsdGh5EhYKBmRldGFpbBgDIAEoCVIGZGV0YWlsEh0KCmxhdGVuY3lfbXMYBCABKAVSCWxhdGVuY3lNcyIZChdXYXRjaEludm9jYXRpb25zUmVxdWVzdCL1AQoKSW52b2NhdGlvbhIOCgJpZBgBIAEoCVICaWQSEgoEbmFtZRgCIAEoCVIEbmFtZRIYCgdzdWNjZXNzGAMgASgIUgdzdWNjZXNzEhIKBGNvZGUYBCABKAlSBGNvZGUSGAoHbWVzc2FnZRgFIAEoCVIHbWVzc2FnZRIfCgtodHRwX3N0YXR1cxgGIAEoBVIKaHR0cFN0YXR1cxIaCghhdHRlbXB0cxgHIAEoBVIIYXR0ZW1wdHMSHwoLZHVyYXRpb25fbXMYCCABKAVSCmR1cmF0aW9uTXMSHQoKY3JlYXRlZF9hdBgJIAEoCVIJY3JlYXRlZEF0Mo8CCg5HYXRld2F5U2VydmljZRJTCgxJbnZva2VDdXN0b20SHy5nYXRld2F5LnYxLkludm9rZUN1c3RvbVJlcXVlc3QaIC5nYXRld2F5LnYxLkludm9rZUN1c3RvbVJlc3BvbnNlIgASUwoLR2V0T3ZlcnZpZXcSHi5nYXRld2F5LnYxLkdldE92ZXJ2aWV3UmVxdWVzdBofLmdhdGV3YXkudjEuR2V0T3ZlcnZpZXdSZXNwb25zZSIDkAIBElMKEFdhdGNoSW52b2NhdGlvbnMSIy5nYXRld2F5LnYxLldhdGNoSW52b2NhdGlvbnNSZXF1ZXN0GhYuZ2F0ZXdheS52MS5JbnZvY2F0aW9uIgAwAWIGcHJvdG8z",
+]
+
 /// Fronts the custom-lang REST service with a typed RPC, and aggregates the REST services.
 public protocol Gateway_V1_GatewayServiceHandler: Sendable {
     /// Calls custom-lang's /invoke and maps its errors to Connect codes.
@@ -24,7 +29,7 @@ public protocol Gateway_V1_GatewayServiceHandler: Sendable {
 extension Gateway_V1_GatewayServiceHandler {
     /// Serves every method of gateway.v1.GatewayService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("gateway.v1.GatewayService")
+        ConnectServices.register("gateway.v1.GatewayService", fileDescriptors: connectFileDescriptors)
         router.connectServerStream(Gateway_V1_GatewayServiceProcedures.watchInvocations, input: Gateway_V1_WatchInvocationsRequest.self, output: Gateway_V1_Invocation.self, options: options) { request, context, stream in
             try await self.watchInvocations(request, context: context, stream: stream)
         }

@@ -8,6 +8,11 @@
 import ConnectRPC
 import Hummingbird
 
+/// greeter/v1/greeter.proto and the files it imports (serialized descriptors, base64) for server reflection.
+private let connectFileDescriptors: [String] = [
+    "ChhncmVldGVyL3YxL2dyZWV0ZXIucHJvdG8SCmdyZWV0ZXIudjEiIgoMR3JlZXRSZXF1ZXN0EhIKBG5hbWUYASABKAlSBG5hbWUihAEKDUdyZWV0UmVzcG9uc2USGAoHbWVzc2FnZRgBIAEoCVIHbWVzc2FnZRInCg9leHRlcm5hbF9zdGF0dXMYAiABKAVSDmV4dGVybmFsU3RhdHVzEjAKFGV4dGVybmFsX2JvZHlfbGVuZ3RoGAMgASgFUhJleHRlcm5hbEJvZHlMZW5ndGgyUAoOR3JlZXRlclNlcnZpY2USPgoFR3JlZXQSGC5ncmVldGVyLnYxLkdyZWV0UmVxdWVzdBoZLmdyZWV0ZXIudjEuR3JlZXRSZXNwb25zZSIAYgZwcm90bzM=",
+]
+
 /// Greets by name, and reports what an external call (made through caller) returned.
 public protocol Greeter_V1_GreeterServiceHandler: Sendable {
     /// Stores the greeting before replying: an acknowledged greeting is never lost.
@@ -17,7 +22,7 @@ public protocol Greeter_V1_GreeterServiceHandler: Sendable {
 extension Greeter_V1_GreeterServiceHandler {
     /// Serves every method of greeter.v1.GreeterService on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("greeter.v1.GreeterService")
+        ConnectServices.register("greeter.v1.GreeterService", fileDescriptors: connectFileDescriptors)
         router.connectUnary(Greeter_V1_GreeterServiceProcedures.greet, input: Greeter_V1_GreetRequest.self, allowGET: false, options: options) { request, context in
             try await self.greet(request, context: context)
         }

@@ -8,6 +8,11 @@
 import ConnectRPC
 import Hummingbird
 
+/// grpc/health/v1/health.proto and the files it imports (serialized descriptors, base64) for server reflection.
+private let connectFileDescriptors: [String] = [
+    "ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIi4KEkhlYWx0aENoZWNrUmVxdWVzdBIYCgdzZXJ2aWNlGAEgASgJUgdzZXJ2aWNlIrEBChNIZWFsdGhDaGVja1Jlc3BvbnNlEkkKBnN0YXR1cxgBIAEoDjIxLmdycGMuaGVhbHRoLnYxLkhlYWx0aENoZWNrUmVzcG9uc2UuU2VydmluZ1N0YXR1c1IGc3RhdHVzIk8KDVNlcnZpbmdTdGF0dXMSCwoHVU5LTk9XThAAEgsKB1NFUlZJTkcQARIPCgtOT1RfU0VSVklORxACEhMKD1NFUlZJQ0VfVU5LTk9XThADMq4BCgZIZWFsdGgSUAoFQ2hlY2sSIi5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1JlcXVlc3QaIy5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1Jlc3BvbnNlElIKBVdhdGNoEiIuZ3JwYy5oZWFsdGgudjEuSGVhbHRoQ2hlY2tSZXF1ZXN0GiMuZ3JwYy5oZWFsdGgudjEuSGVhbHRoQ2hlY2tSZXNwb25zZTABYgZwcm90bzM=",
+]
+
 public protocol Grpc_Health_V1_HealthHandler: Sendable {
     /// The serving status of a service ("" for the whole server); NOT_FOUND for one not served here.
     func check(_ request: Grpc_Health_V1_HealthCheckRequest, context: ConnectContext) async throws -> Grpc_Health_V1_HealthCheckResponse
@@ -18,7 +23,7 @@ public protocol Grpc_Health_V1_HealthHandler: Sendable {
 extension Grpc_Health_V1_HealthHandler {
     /// Serves every method of grpc.health.v1.Health on `router`.
     public func registerConnect<Router: RouterMethods>(on router: Router, options: ConnectServerOptions = ConnectServerOptions()) {
-        ConnectServices.register("grpc.health.v1.Health")
+        ConnectServices.register("grpc.health.v1.Health", fileDescriptors: connectFileDescriptors)
         router.connectServerStream(Grpc_Health_V1_HealthProcedures.watch, input: Grpc_Health_V1_HealthCheckRequest.self, output: Grpc_Health_V1_HealthCheckResponse.self, options: options) { request, context, stream in
             try await self.watch(request, context: context, stream: stream)
         }

@@ -84,6 +84,9 @@ public struct ServicePlatform: Sendable {
         }
         // gRPC health checking (grpc_health_probe, Kubernetes gRPC probes) from the same readiness.
         HealthService(platform: self).registerConnect(on: router)
+        // Server reflection (grpcurl list/describe, Postman): v1 and the older v1alpha.
+        ReflectionService().registerConnect(on: router)
+        ReflectionServiceV1Alpha().registerConnect(on: router)
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
