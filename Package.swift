@@ -211,7 +211,7 @@ let package = Package(
         // A server for bench/connect.sh: Connect vs a plain Hummingbird route, one process.
         .executableTarget(
             name: "ConnectBench",
-            dependencies: ["ConnectRPC", "Protos", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["ConnectRPC", "Protos", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Sources/ConnectBench"
         ),
         // Messages and Connect stubs generated from proto/ by `devctl gen` (committed; never

@@ -30,7 +30,8 @@ import Testing
 
             let flood = try await pings(port: port, count: 2000)
             #expect(flood["goaway_error"] as? Int == 11, "ENHANCE_YOUR_CALM: \(flood)")
-            #expect(flood["goaway_debug"] as? String == "too_many_pings")
+            // Ours says why; NIOHTTP2's own guard (too many unread PING acks queued) says nothing.
+            #expect(["too_many_pings", ""].contains(flood["goaway_debug"] as? String ?? "missing"), "\(flood)")
             #expect((flood["acks"] as? Int ?? 0) < 2000, "\(flood)")
         }
     }

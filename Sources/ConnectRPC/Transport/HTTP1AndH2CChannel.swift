@@ -33,6 +33,9 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
                 http1Configuration: HTTP1Channel.Configuration = .init(),
                 http2Configuration: HTTP2ChannelConfiguration = .init()) {
         http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
+        var http2Configuration = http2Configuration
+        let streamHandlers = http2Configuration.streamConfiguration.additionalChannelHandlers
+        http2Configuration.streamConfiguration.additionalChannelHandlers = { [FlushCoalescer()] + streamHandlers() }
         // Streaming calls ask which HTTP version carries them (bidi needs HTTP/2).
         http2 = HTTP2Channel(responder: { request, writer, channel in
             // The writer is non-copyable: moved into the task-local scope through an Optional.
@@ -201,5 +204,43 @@ final class PingGuard: ChannelInboundHandler, RemovableChannelHandler {
         // A tick later, so the GOAWAY leaves before the socket closes.
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.eventLoop.execute { loopBound.value.close(promise: nil) }
+    }
+}
+
+/// Turns the flushes an HTTP/2 stream's response makes within one event-loop tick into one.
+/// Hummingbird flushes every part it writes: a gRPC response — headers, message, trailers — was
+/// three flushes, each its own write to the socket, where Connect's one-buffer response is one.
+/// Deferred to the end of the tick, they leave together (measured in bench/protocols.sh).
+final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
+    // Writes pass through untouched (the default `write` forwards them as they are).
+    typealias OutboundIn = Any
+
+    private var flushPending = false
+    private var removed = false
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushPending else { return }
+        flushPending = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (coalescer, context) = loopBound.value
+            // Already flushed by a close, or the stream is gone: nothing left to send.
+            guard coalescer.flushPending, !coalescer.removed else { return }
+            coalescer.flushPending = false
+            context.flush()
+        }
+    }
+
+    /// What was written before a close still leaves (the stream would otherwise be reset).
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
     }
 }
