@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end for `devctl new service`: scaffold billing (swift-rpc) and ledger (swift-rest),
-# build, `devctl up -d` them with auth, call each through the edge with a token from auth,
+# build, `devctl up -d` them with auth, call each through the edge with a token from auth (billing
+# over Connect and gRPC, and listed by grpcurl through reflection on its own port),
 # `devctl down`. Runs in a throw-away clone of this repository (its own build, so the first
 # run takes long); `--in-place` runs in this checkout (CI's clone is throw-away already), and
 # restores it afterwards.
@@ -41,6 +42,14 @@ token=$(curl -fsS -XPOST "$edge/auth/login" -H 'Content-Type: application/json' 
 reply=$(curl -fsS -XPOST "$edge/billing.v1.BillingService/Hello" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"name":"Ada"}')
 echo "billing: $reply"
 [ "$(echo "$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["message"])')" = "Hello Ada!" ]
+# The same service speaks gRPC (h2c) too: reflection on its own port, and a call through the edge.
+billing_port=$(awk '/^  billing:/{f=1} f && /port:/{print $2; exit}' devctl.yaml)
+grpcurl -plaintext "127.0.0.1:$billing_port" list | grep -qx billing.v1.BillingService \
+    || { echo "grpcurl list on billing's port did not show billing.v1.BillingService" >&2; exit 1; }
+grpc_reply=$(grpcurl -plaintext -import-path proto -proto billing/v1/billing.proto -H "authorization: Bearer $token" \
+    -d '{"name":"gRPC"}' "${edge#http://}" billing.v1.BillingService/Hello)
+echo "billing over gRPC: $grpc_reply"
+[ "$(echo "$grpc_reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["message"])')" = "Hello gRPC!" ]
 status=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$edge/billing.v1.BillingService/Hello" -H 'Content-Type: application/json' -d '{}')
 [ "$status" = 401 ] || { echo "billing without a token answered $status, expected 401" >&2; exit 1; }
 curl -fsS -XPOST "$edge/ledger/items" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"name":"first"}' >/dev/null

@@ -25,7 +25,7 @@ extension ConnectClient {
         } catch {
             return AsyncThrowingStream { $0.finish(throwing: ConnectError(.internal, "cannot encode \(Input.protoMessageName): \(error)")) }
         }
-        return streamCall(procedure, headers: headers, timeout: timeout, body: .bytes(body), as: Output.self)
+        return streamCall(procedure, shape: .serverStream, headers: headers, timeout: timeout, body: .bytes(body), as: Output.self)
     }
 
     /// Calls a client-streaming `procedure`: sends every message of `requests` as it is produced,
@@ -40,7 +40,7 @@ extension ConnectClient {
         let client = self
         let frames = requests.map { message in try client.envelope(client.codec.encode(message)) }
         var answer: Output?
-        for try await message in streamCall(procedure, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self) {
+        for try await message in streamCall(procedure, shape: .clientStream, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self) {
             guard answer == nil else { throw ConnectError(.unimplemented, "\(procedure) answered a client stream with more than one message") }
             answer = message
         }
@@ -57,7 +57,7 @@ extension ConnectClient {
     }
 
     private func streamCall<Output: SwiftProtobuf.Message>(
-        _ procedure: String, headers: HTTPHeaders?, timeout: Duration?, body: HTTPClientRequest.Body, as output: Output.Type
+        _ procedure: String, shape: ConnectCallInfo.Shape, headers: HTTPHeaders?, timeout: Duration?, body: HTTPClientRequest.Body, as output: Output.Type
     ) -> AsyncThrowingStream<Output, any Error> {
         var request = HTTPClientRequest(url: baseURL + procedure)
         request.method = .POST
@@ -73,59 +73,63 @@ extension ConnectClient {
         }
         request.body = body
         let (stream, continuation) = AsyncThrowingStream<Output, any Error>.makeStream()
-        let (codec, limit, base) = (codec, maxResponseBytes, baseURL)
+        let (codec, limit, base, interceptors) = (codec, maxResponseBytes, baseURL, interceptors)
         let call = Task { [request] in
             let receive: @Sendable () async throws -> Void = {
-                let response: HTTPClientResponse
-                do {
-                    response = try await ServiceURL.sharedHTTPClient.execute(request, timeout: .hours(24 * 365))
-                } catch is CancellationError {
-                    throw ConnectError(.canceled, "the call to \(procedure) was canceled")
-                } catch {
-                    throw ConnectError(.unavailable, "cannot reach \(base)\(procedure): \(error)")
-                }
-                guard response.status == .ok else {
-                    let payload = try? await response.body.collect(upTo: 64 * 1024)
-                    if let payload, var error = ConnectError.decode(jsonBody: Data(payload.readableBytesView)) {
-                        error.metadata = Self.applicationMetadata(response.headers)
-                        throw error
+                try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape, wire: .connect), headers: request.headers) { headers in
+                    var request = request
+                    request.headers = headers
+                    let response: HTTPClientResponse
+                    do {
+                        response = try await ServiceURL.sharedHTTPClient.execute(request, timeout: .hours(24 * 365))
+                    } catch is CancellationError {
+                        throw ConnectError(.canceled, "the call to \(procedure) was canceled")
+                    } catch {
+                        throw ConnectError(.unavailable, "cannot reach \(base)\(procedure): \(error)")
                     }
-                    throw ConnectError(ConnectCode(inferringFrom: Int(response.status.code)), "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(procedure)")
-                }
-                let gzip = response.headers.first(name: "Connect-Content-Encoding")?.lowercased() == "gzip"
-                var reader = EnvelopeReader(maxMessageBytes: limit)
-                do {
-                    for try await chunk in response.body {
-                        reader.append(chunk)
-                        while let frame = try reader.next() {
-                            var payload = frame.payload
-                            if frame.flags.contains(.compressed) {
-                                guard gzip else { throw ConnectError(.internal, "\(procedure) sent a compressed message without Connect-Content-Encoding") }
-                                payload = try ConnectCompression.gunzip(payload, limit: limit, what: "message from \(procedure)", corrupt: .internal)
-                            }
-                            if frame.flags.contains(.endStream) {
-                                if let error = Self.endStreamError(payload, headers: response.headers) { throw error }
-                                return
-                            }
-                            do {
-                                continuation.yield(try codec.decode(Output.self, from: payload))
-                            } catch {
-                                throw ConnectError(.internal, "cannot decode a message from \(procedure) as \(Output.protoMessageName): \(error)")
+                    guard response.status == .ok else {
+                        let payload = try? await response.body.collect(upTo: 64 * 1024)
+                        if let payload, var error = ConnectError.decode(jsonBody: Data(payload.readableBytesView)) {
+                            error.metadata = Self.applicationMetadata(response.headers)
+                            throw error
+                        }
+                        throw ConnectError(ConnectCode(inferringFrom: Int(response.status.code)), "HTTP \(response.status.code) \(response.status.reasonPhrase) from \(procedure)")
+                    }
+                    let gzip = response.headers.first(name: "Connect-Content-Encoding")?.lowercased() == "gzip"
+                    var reader = EnvelopeReader(maxMessageBytes: limit)
+                    do {
+                        for try await chunk in response.body {
+                            reader.append(chunk)
+                            while let frame = try reader.next() {
+                                var payload = frame.payload
+                                if frame.flags.contains(.compressed) {
+                                    guard gzip else { throw ConnectError(.internal, "\(procedure) sent a compressed message without Connect-Content-Encoding") }
+                                    payload = try ConnectCompression.gunzip(payload, limit: limit, what: "message from \(procedure)", corrupt: .internal)
+                                }
+                                if frame.flags.contains(.endStream) {
+                                    if let error = Self.endStreamError(payload, headers: response.headers) { throw error }
+                                    return
+                                }
+                                do {
+                                    continuation.yield(try codec.decode(Output.self, from: payload))
+                                } catch {
+                                    throw ConnectError(.internal, "cannot decode a message from \(procedure) as \(Output.protoMessageName): \(error)")
+                                }
                             }
                         }
+                        try reader.finish()
+                    } catch let error as ConnectError {
+                        throw error
+                    } catch let failure as EnvelopeReader.Failure {
+                        if case .messageTooLarge = failure { throw ConnectError(.resourceExhausted, "\(procedure): \(failure)") }
+                        throw ConnectError(.internal, "\(procedure): \(failure)")
+                    } catch is CancellationError {
+                        throw ConnectError(.canceled, "the call to \(procedure) was canceled")
+                    } catch {
+                        throw ConnectError(.unavailable, "the stream from \(procedure) broke: \(error)")
                     }
-                    try reader.finish()
-                } catch let error as ConnectError {
-                    throw error
-                } catch let failure as EnvelopeReader.Failure {
-                    if case .messageTooLarge = failure { throw ConnectError(.resourceExhausted, "\(procedure): \(failure)") }
-                    throw ConnectError(.internal, "\(procedure): \(failure)")
-                } catch is CancellationError {
-                    throw ConnectError(.canceled, "the call to \(procedure) was canceled")
-                } catch {
-                    throw ConnectError(.unavailable, "the stream from \(procedure) broke: \(error)")
+                    throw ConnectError(.internal, "the stream from \(procedure) ended without its end-of-stream message")
                 }
-                throw ConnectError(.internal, "the stream from \(procedure) ended without its end-of-stream message")
             }
             do {
                 if let effectiveTimeout {
@@ -151,8 +155,10 @@ extension ConnectClient {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView))) as? [String: Any] else {
             return ConnectError(.internal, "the end-of-stream message is not JSON")
         }
-        guard let wire = object["error"], let data = try? JSONSerialization.data(withJSONObject: wire),
-              var error = ConnectError.decode(jsonBody: data) else { return nil }
+        guard let wire = object["error"] else { return nil }
+        guard let data = try? JSONSerialization.data(withJSONObject: wire), var error = ConnectError.decode(jsonBody: data) else {
+            return ConnectError(.unknown, "the stream ended with an error this client cannot read: \(String(decoding: payload.readableBytesView, as: UTF8.self).prefix(200))")
+        }
         var metadata = applicationMetadata(headers)
         for (name, values) in object["metadata"] as? [String: [String]] ?? [:] {
             guard let field = HTTPField.Name(name) else { continue }

@@ -17,6 +17,8 @@ public struct ConnectClient: Sendable {
     public var compressionMinBytes: Int?
     /// Largest response accepted.
     public var maxResponseBytes: Int
+    /// Run around every call, outermost first (see ``ConnectClientInterceptor``).
+    public var interceptors: [any ConnectClientInterceptor] = []
     private let service: ServiceURL
 
     public init(baseURL: String, codec: ConnectCodec = .proto, timeout: Duration? = nil,
@@ -60,7 +62,9 @@ public struct ConnectClient: Sendable {
             let milliseconds = max(1, effectiveTimeout.components.seconds * 1000 + effectiveTimeout.components.attoseconds / 1_000_000_000_000_000)
             headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: String(milliseconds))
         }
-        let response = try await exchange(procedure, headers: headers, body: body, timeout: effectiveTimeout)
+        let response = try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: .unary, wire: .connect), headers: headers) { [self, body] headers in
+            try await exchange(procedure, headers: headers, body: body, timeout: effectiveTimeout)
+        }
         var payload = response.body
         switch response.headers.first(name: "Content-Encoding")?.lowercased() {
         case nil, "", "identity":

@@ -4,9 +4,12 @@ public struct ConnectServerOptions: Sendable {
     public var maxRequestBytes: Int
     /// Responses at least this large are gzipped when the client accepts gzip.
     public var compressionMinBytes: Int
+    /// Run around every call, outermost first (see ``ConnectInterceptor``).
+    public var interceptors: [any ConnectInterceptor]
 
-    public init(maxRequestBytes: Int = 4 * 1024 * 1024, compressionMinBytes: Int = 1024) {
+    public init(maxRequestBytes: Int = 4 * 1024 * 1024, compressionMinBytes: Int = 1024, interceptors: [any ConnectInterceptor] = []) {
         self.maxRequestBytes = maxRequestBytes
         self.compressionMinBytes = compressionMinBytes
+        self.interceptors = interceptors
     }
 }

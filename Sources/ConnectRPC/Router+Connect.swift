@@ -139,7 +139,11 @@ struct ConnectUnaryHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.M
         let context = ConnectContext(procedure: procedure, requestHeaders: headers, deadline: deadline, logger: logger)
         let output: Output
         do {
-            output = try await Self.runHandler(before: deadline) { [handler] in try await handler(message, context) }
+            output = try await Self.runHandler(before: deadline) { [handler, options, procedure] in
+                try await options.interceptors.run(ConnectCallInfo(procedure: procedure, shape: .unary, wire: .connect), context: context) {
+                    try await handler(message, context)
+                }
+            }
         } catch {
             // The error response keeps what the handler set (headers and trailers) before failing.
             throw HandlerFailure(underlying: error, metadata: context.responseHeaders, trailers: context.responseTrailers)

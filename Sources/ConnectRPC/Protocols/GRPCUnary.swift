@@ -52,7 +52,11 @@ extension ConnectUnaryHandler {
             let context = ConnectContext(procedure: procedure, requestHeaders: request.headers, deadline: deadline, logger: logger)
             let output: Output
             do {
-                output = try await Self.runHandler(before: deadline) { [handler] in try await handler(message, context) }
+                output = try await Self.runHandler(before: deadline) { [handler, options, procedure] in
+                    try await options.interceptors.run(ConnectCallInfo(procedure: procedure, shape: .unary, wire: wire.family), context: context) {
+                        try await handler(message, context)
+                    }
+                }
             } catch {
                 throw HandlerFailure(underlying: error, metadata: context.responseHeaders, trailers: context.responseTrailers)
             }

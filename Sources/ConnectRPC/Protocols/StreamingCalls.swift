@@ -72,6 +72,14 @@ extension RouterMethods {
 /// The streaming call shapes (unary has its own, cheaper path).
 enum StreamShape: Sendable {
     case server, client, bidi
+
+    var callShape: ConnectCallInfo.Shape {
+        switch self {
+        case .server: .serverStream
+        case .client: .clientStream
+        case .bidi: .bidiStream
+        }
+    }
 }
 
 /// Which HTTP version carries the request being answered: set by ``HTTP1AndH2CChannel`` for its
@@ -127,6 +135,7 @@ struct StreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Mess
             opened = .failure(error)
         }
         let (procedure, metrics, handler, gzipAt) = (procedure, metrics, handler, acceptsGzip ? options.compressionMinBytes : nil)
+        let (shape, interceptors) = (shape, options.interceptors)
         let body = ResponseBody { writer in
             let sink = StreamSink(writer: writer, wire: wire, gzipAt: gzipAt)
             var failure: (any Error)?
@@ -139,7 +148,9 @@ struct StreamingHandler<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Mess
                 let stream = ServerStream<Output> { output in try await sink.send(try wire.codec.encode(output)) }
                 do {
                     try await ConnectUnaryHandler<Input, Output>.runHandler(before: deadline) {
-                        try await handler(requests, context, stream)
+                        try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape.callShape, wire: wire.family), context: context) {
+                            try await handler(requests, context, stream)
+                        }
                     }
                 } catch {
                     failure = error
