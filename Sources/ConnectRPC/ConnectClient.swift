@@ -19,15 +19,26 @@ public struct ConnectClient: Sendable {
     public var maxResponseBytes: Int
     /// Run around every call, outermost first (see ``ConnectClientInterceptor``).
     public var interceptors: [any ConnectClientInterceptor] = []
+    /// The protocol unary calls speak (streams speak Connect).
+    public var wire: ClientWire
+
+    /// The protocols this client speaks over HTTP/1.1.
+    public enum ClientWire: String, Sendable, CaseIterable {
+        /// Connect (`application/json|proto`): the default.
+        case connect
+        /// gRPC-Web (`application/grpc-web+proto|json`): the status in a trailer frame.
+        case grpcWeb = "grpc-web"
+    }
     private let service: ServiceURL
 
     public init(baseURL: String, codec: ConnectCodec = .proto, timeout: Duration? = nil,
-                compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024) {
+                compressionMinBytes: Int? = 1024, maxResponseBytes: Int = 4 * 1024 * 1024, wire: ClientWire = .connect) {
         service = ServiceURL(baseURL)
         self.codec = codec
         self.timeout = timeout
         self.compressionMinBytes = compressionMinBytes
         self.maxResponseBytes = maxResponseBytes
+        self.wire = wire
     }
 
     /// The AsyncHTTPClient `https` calls share (see ``ServiceURL/sharedHTTPClient``).
@@ -47,6 +58,7 @@ public struct ConnectClient: Sendable {
         headers: HTTPHeaders? = nil,
         timeout: Duration? = nil
     ) async throws -> Response<Output> {
+        if wire == .grpcWeb { return try await grpcWebUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout) }
         // The caller's metadata only; framing and protocol headers are this client's to set.
         var headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
         headers.replaceOrAdd(name: "Content-Type", value: codec.contentType)
@@ -85,7 +97,7 @@ public struct ConnectClient: Sendable {
     }
 
     /// Sends one request and returns the whole response, transport failures as Connect errors.
-    private func exchange(_ procedure: String, headers: HTTPHeaders, body: ByteBuffer, timeout: Duration?) async throws -> HTTP1Client.Response {
+    func exchange(_ procedure: String, headers: HTTPHeaders, body: ByteBuffer, timeout: Duration?) async throws -> HTTP1Client.Response {
         let deadline = timeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
         do {
             return try await service.exchange(.POST, procedure, headers: headers, body: body, deadline: deadline, maxBodyBytes: maxResponseBytes)

@@ -29,38 +29,41 @@ import Testing
         }
         let base = "http://127.0.0.1:\(port)"
 
-        for codec in ConnectCodec.allCases {
-            // Compress every request, so the server's gzip handling is exercised.
-            let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: codec, compressionMinBytes: 0))
-            var request = Greeter_V1_GreetRequest()
-            request.name = "Ada"
-            let response = try await client.greet(request, headers: ["X-User-Id": "u1"])
-            #expect(response.message == "Hello Ada! (u1)", "\(codec)")
-            #expect(response.externalStatus == 200)
+        // Both protocols the Swift client speaks, against the same Python server.
+        for wire in ConnectClient.ClientWire.allCases {
+            for codec in ConnectCodec.allCases {
+                // Compress every request, so the server's gzip handling is exercised.
+                let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: codec, compressionMinBytes: 0, wire: wire))
+                var request = Greeter_V1_GreetRequest()
+                request.name = "Ada"
+                let response = try await client.greet(request, headers: ["X-User-Id": "u1"])
+                #expect(response.message == "Hello Ada! (u1)", "\(wire) \(codec)")
+                #expect(response.externalStatus == 200)
+            }
+
+            let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: .json, wire: wire))
+            for code in ConnectCode.allCases {
+                var request = Greeter_V1_GreetRequest()
+                request.name = "error:\(code.rawValue)"
+                let error = await #expect(throws: ConnectError.self) { try await client.greet(request) }
+                #expect(error?.code == code, "\(wire)")
+                #expect(error?.message == "python says \(code.rawValue)")
+            }
+
+            var big = Greeter_V1_GreetRequest()
+            big.name = "big:50000"
+            #expect(try await client.greet(big).message.count == 50000)
+
+            var slow = Greeter_V1_GreetRequest()
+            slow.name = "sleep:3000"
+            let timeout = await #expect(throws: ConnectError.self) { try await client.greet(slow, timeout: .milliseconds(300)) }
+            #expect(timeout?.code == .deadlineExceeded)
+
+            let unknown = await #expect(throws: ConnectError.self) {
+                _ = try await ConnectClient(baseURL: base, wire: wire).unary("/greeter.v1.GreeterService/Nope", Greeter_V1_GreetRequest(), as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(unknown?.code == .unimplemented)
         }
-
-        let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: .json))
-        for code in ConnectCode.allCases {
-            var request = Greeter_V1_GreetRequest()
-            request.name = "error:\(code.rawValue)"
-            let error = await #expect(throws: ConnectError.self) { try await client.greet(request) }
-            #expect(error?.code == code)
-            #expect(error?.message == "python says \(code.rawValue)")
-        }
-
-        var big = Greeter_V1_GreetRequest()
-        big.name = "big:50000"
-        #expect(try await client.greet(big).message.count == 50000)
-
-        var slow = Greeter_V1_GreetRequest()
-        slow.name = "sleep:3000"
-        let timeout = await #expect(throws: ConnectError.self) { try await client.greet(slow, timeout: .milliseconds(300)) }
-        #expect(timeout?.code == .deadlineExceeded)
-
-        let unknown = await #expect(throws: ConnectError.self) {
-            _ = try await ConnectClient(baseURL: base).unary("/greeter.v1.GreeterService/Nope", Greeter_V1_GreetRequest(), as: Greeter_V1_GreetResponse.self)
-        }
-        #expect(unknown?.code == .unimplemented)
     }
 
     @Test func unreachableServerIsUnavailable() async throws {
@@ -116,6 +119,43 @@ import Testing
                 }
                 #expect(collectFailure?.code == .aborted && collectFailure?.message == "failed after 1")
             }
+        }
+    }
+}
+
+/// The Swift client's gRPC-Web unary calls against our server: metadata both ways, trailers,
+/// error details, deadlines, gzip.
+@Suite struct SwiftGRPCWebClientTests {
+    @Test func grpcWebUnaryFromSwift() async throws {
+        try await withGreeterServer(options: ConnectServerOptions(compressionMinBytes: 1)) { port in
+            let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)", compressionMinBytes: 1, wire: .grpcWeb)
+            let greeting = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "headers" },
+                                                  as: Greeter_V1_GreetResponse.self, headers: ["X-User-Id": "web-7"])
+            #expect(greeting.message.message == "Hello web-7!")
+            #expect(greeting.headers.first(name: "x-echo") == "yes")
+            #expect(greeting.headers.first(name: "trailer-x-trailer") == "done")
+
+            let detailed = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "error-details" }, as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(detailed?.code == .failedPrecondition)
+            #expect(detailed?.details.first?.type == "google.protobuf.StringValue")
+            let withMetadata = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "fail-with-metadata" }, as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(withMetadata?.code == .aborted)
+            #expect(withMetadata?.metadata[HTTPField.Name("x-trailer")!] == "done")
+            let unicode = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "error:invalid_argument ünïcode % 100" }, as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(unicode?.message == "swift says invalid_argument ünïcode % 100")
+            let slow = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "sleep:3000" },
+                                           as: Greeter_V1_GreetResponse.self, timeout: .milliseconds(300))
+            }
+            #expect(slow?.code == .deadlineExceeded)
+            let big = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "big:20000" }, as: Greeter_V1_GreetResponse.self)
+            #expect(big.message.message.count == 20000)
         }
     }
 }

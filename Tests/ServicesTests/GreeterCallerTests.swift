@@ -23,8 +23,10 @@ import Testing
         try await Live.serve(platform, routes: caller.addRoutes(to:), body)
     }
 
-    static func withGreeter(_ fixture: Fixture, callerURL: String, externalURL: String, callerTimeout: String = "10s", _ body: @escaping @Sendable (Greeter_V1_GreeterServiceClient) async throws -> Void) async throws {
-        let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_BASE_URL": callerURL, "EXTERNAL_API_URL": externalURL, "CALLER_TIMEOUT": callerTimeout]
+    static func withGreeter(_ fixture: Fixture, callerURL: String, externalURL: String, callerTimeout: String = "10s", callerProtocol: String = "connect",
+                            _ body: @escaping @Sendable (Greeter_V1_GreeterServiceClient) async throws -> Void) async throws {
+        let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_BASE_URL": callerURL, "EXTERNAL_API_URL": externalURL,
+                           "CALLER_TIMEOUT": callerTimeout, "CALLER_PROTOCOL": callerProtocol]
         let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment), logger: Live.logger("greeter"))
         let greeter = try GreeterService(platform: platform)
         try await Live.serve(platform, routes: greeter.addRoutes(to:)) { url in
@@ -57,6 +59,32 @@ import Testing
                     }
                 }
             }
+        }
+    }
+
+    /// CALLER_PROTOCOL=grpc-web: the same chain, greeter speaking gRPC-Web to caller (errors and
+    /// deadlines map the same); a protocol greeter does not speak is refused at start-up.
+    @Test func greeterCanCallCallerOverGRPCWeb() async throws {
+        try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
+            try await TargetServer().run { target, port in
+                try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok", callerProtocol: "grpc-web") { greeter in
+                        let reply = try await greeter.greet(.with { $0.name = "Web" })
+                        #expect(reply.message == "Hello Web!" && reply.externalBodyLength == 1234)
+                    }
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: "http://169.254.169.254/", callerProtocol: "grpc-web") { greeter in
+                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Refused" }) } == .permissionDenied)
+                    }
+                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow", callerTimeout: "1s", callerProtocol: "grpc-web") { greeter in
+                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Slow" }) } == .deadlineExceeded)
+                    }
+                }
+            }
+            #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE status_code = 200", in: Fixture.caller) == "1")
+            let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_PROTOCOL": "carrier-pigeon"]
+            let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment), logger: Live.logger("greeter"))
+            let refused = #expect(throws: ServiceStartupError.self) { _ = try GreeterService(platform: platform) }
+            #expect(refused?.message == "CALLER_PROTOCOL \"carrier-pigeon\" is not one of connect, grpc-web")
         }
     }
 

@@ -29,6 +29,7 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
                             "CALLER_BASE_URL": "http://127.0.0.1:8081",
                             "EXTERNAL_API_URL": "http://127.0.0.1:3000/healthz",
                             "CALLER_TIMEOUT": "5s",
+                            "CALLER_PROTOCOL": "connect",
                         ],
                         environment: environment)
     }
@@ -43,7 +44,12 @@ public struct GreeterService: Greeter_V1_GreeterServiceHandler, BundledService {
         guard let url = URL(string: base), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw ServiceStartupError(service: Self.name, message: "CALLER_BASE_URL \"\(base)\" is not an http(s) URL")
         }
-        caller = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: base))
+        // Which protocol greeter speaks to caller: Connect (default) or gRPC-Web.
+        let protocolName = platform.settings["CALLER_PROTOCOL"] ?? "connect"
+        guard let wire = ConnectClient.ClientWire(rawValue: protocolName) else {
+            throw ServiceStartupError(service: Self.name, message: "CALLER_PROTOCOL \"\(protocolName)\" is not one of \(ConnectClient.ClientWire.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        caller = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: base, wire: wire))
         externalURL = platform.settings["EXTERNAL_API_URL"] ?? ""
         callerTimeout = platform.duration("CALLER_TIMEOUT", default: .seconds(5))
     }
