@@ -106,13 +106,14 @@ let package = Package(
             ],
             exclude: ["Golden"]
         ),
-        // The Connect protocol (unary) for Hummingbird servers and AsyncHTTPClient clients.
+        // Connect, gRPC and gRPC-Web for Hummingbird servers, and their Swift client (HTTP/1.1 and h2c).
         .target(
             name: "ConnectRPC",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

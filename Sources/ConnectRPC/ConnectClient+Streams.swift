@@ -7,7 +7,8 @@ import SwiftProtobuf
 
 /// Server- and client-streaming calls over Connect's streaming protocol
 /// (`application/connect+proto|json`, HTTP/1.1 through AsyncHTTPClient, whose response and
-/// request bodies stream). Bidirectional calls need HTTP/2 and are not offered by this client.
+/// request bodies stream), or over gRPC on h2c when the client's wire is `.grpc` (which also
+/// carries bidirectional calls, see `bidiStream`).
 extension ConnectClient {
     /// Calls a server-streaming `procedure`: the messages as they arrive; the sequence ends when
     /// the server ends the stream, or throws ``ConnectError`` with the stream's error. Stopping
@@ -19,6 +20,16 @@ extension ConnectClient {
         headers: HTTPHeaders? = nil,
         timeout: Duration? = nil
     ) -> AsyncThrowingStream<Output, any Error> {
+        if wire == .grpc {
+            let frame: ByteBuffer
+            do {
+                frame = try grpcFrame(codec.encode(message))
+            } catch {
+                return AsyncThrowingStream { $0.finish(throwing: ConnectError(.internal, "cannot encode \(Input.protoMessageName): \(error)")) }
+            }
+            return grpcStream(procedure, shape: .serverStream, frames: AsyncStream<ByteBuffer> { $0.yield(frame); $0.finish() },
+                              headers: headers, timeout: timeout, as: Output.self)
+        }
         let body: ByteBuffer
         do {
             body = try envelope(codec.encode(message))
@@ -39,8 +50,11 @@ extension ConnectClient {
     ) async throws -> Output where Requests.Element: SwiftProtobuf.Message {
         let client = self
         let frames = requests.map { message in try client.envelope(client.codec.encode(message)) }
+        let answers = wire == .grpc
+            ? grpcStream(procedure, shape: .clientStream, frames: encodedFrames(requests), headers: headers, timeout: timeout, as: Output.self)
+            : streamCall(procedure, shape: .clientStream, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self)
         var answer: Output?
-        for try await message in streamCall(procedure, shape: .clientStream, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self) {
+        for try await message in answers {
             guard answer == nil else { throw ConnectError(.unimplemented, "\(procedure) answered a client stream with more than one message") }
             answer = message
         }

@@ -19,15 +19,17 @@ public struct ConnectClient: Sendable {
     public var maxResponseBytes: Int
     /// Run around every call, outermost first (see ``ConnectClientInterceptor``).
     public var interceptors: [any ConnectClientInterceptor] = []
-    /// The protocol unary calls speak (streams speak Connect).
+    /// The protocol calls speak (streams over Connect or gRPC; gRPC-Web is unary only here).
     public var wire: ClientWire
 
-    /// The protocols this client speaks over HTTP/1.1.
+    /// The protocols this client speaks: Connect and gRPC-Web over HTTP/1.1, gRPC over h2c.
     public enum ClientWire: String, Sendable, CaseIterable {
         /// Connect (`application/json|proto`): the default.
         case connect
         /// gRPC-Web (`application/grpc-web+proto|json`): the status in a trailer frame.
         case grpcWeb = "grpc-web"
+        /// gRPC over h2c (HTTP/2 with prior knowledge): every call shape, bidi included.
+        case grpc
     }
     private let service: ServiceURL
 
@@ -58,7 +60,11 @@ public struct ConnectClient: Sendable {
         headers: HTTPHeaders? = nil,
         timeout: Duration? = nil
     ) async throws -> Response<Output> {
-        if wire == .grpcWeb { return try await grpcWebUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout) }
+        switch wire {
+        case .grpcWeb: return try await grpcWebUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
+        case .grpc: return try await grpcUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
+        case .connect: break
+        }
         // The caller's metadata only; framing and protocol headers are this client's to set.
         var headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
         headers.replaceOrAdd(name: "Content-Type", value: codec.contentType)

@@ -183,8 +183,7 @@ public enum ConnectSwiftGenerator {
             out += "\(access) struct \(prefix)Client: Sendable {\n"
             out += "    \(access) let client: ConnectClient\n\n"
             out += "    \(access) init(client: ConnectClient) {\n        self.client = client\n    }\n"
-            // Bidirectional methods get no client method: this client speaks HTTP/1.1, which cannot carry them.
-            for (method, name) in zip(service.methods, names) where !(method.clientStreaming && method.serverStreaming) {
+            for (method, name) in zip(service.methods, names) {
                 let (input, output) = (namer.fullName(message: method.inputType), namer.fullName(message: method.outputType))
                 out += "\n" + indent(method.protoSourceComments(), by: 4)
                 switch (method.clientStreaming, method.serverStreaming) {
@@ -194,9 +193,13 @@ public enum ConnectSwiftGenerator {
                 case (false, true):
                     out += "    \(access) func \(name)(_ request: \(input), headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<\(output), any Error> {\n"
                     out += "        client.serverStream(\(prefix)Procedures.\(name), request, as: \(output).self, headers: headers, timeout: timeout)\n"
-                default:
+                case (true, false):
                     out += "    \(access) func \(name)<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> \(output) where Requests.Element == \(input) {\n"
                     out += "        try await client.clientStream(\(prefix)Procedures.\(name), requests, as: \(output).self, headers: headers, timeout: timeout)\n"
+                case (true, true):
+                    // Bidirectional: gRPC over h2c only (a client whose wire is `.grpc`).
+                    out += "    \(access) func \(name)<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<\(output), any Error> where Requests.Element == \(input) {\n"
+                    out += "        client.bidiStream(\(prefix)Procedures.\(name), requests, as: \(output).self, headers: headers, timeout: timeout)\n"
                 }
                 out += "    }\n"
             }

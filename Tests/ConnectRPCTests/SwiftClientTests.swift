@@ -29,8 +29,8 @@ import Testing
         }
         let base = "http://127.0.0.1:\(port)"
 
-        // Both protocols the Swift client speaks, against the same Python server.
-        for wire in ConnectClient.ClientWire.allCases {
+        // The HTTP/1.1 protocols the Swift client speaks, against the same Python server (uvicorn has no h2c).
+        for wire in [ConnectClient.ClientWire.connect, .grpcWeb] {
             for codec in ConnectCodec.allCases {
                 // Compress every request, so the server's gzip handling is exercised.
                 let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: codec, compressionMinBytes: 0, wire: wire))
@@ -156,6 +156,63 @@ import Testing
             #expect(slow?.code == .deadlineExceeded)
             let big = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "big:20000" }, as: Greeter_V1_GreetResponse.self)
             #expect(big.message.message.count == 20000)
+        }
+    }
+}
+
+/// The Swift client's gRPC over h2c against our server: all four call shapes on one shared
+/// connection, statuses with details and metadata, deadlines, gzip, full duplex.
+@Suite struct SwiftGRPCClientTests {
+    @Test func grpcOverH2CFromSwift() async throws {
+        try await withGreeterServer(options: ConnectServerOptions(compressionMinBytes: 1)) { port in
+            let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)", compressionMinBytes: 1, wire: .grpc)
+            let greeting = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "headers" },
+                                                  as: Greeter_V1_GreetResponse.self, headers: ["X-User-Id": "grpc-9"])
+            #expect(greeting.message.message == "Hello grpc-9!")
+            #expect(greeting.headers.first(name: "x-echo") == "yes")
+            #expect(greeting.headers.first(name: "trailer-x-trailer") == "done")
+            for code in ConnectCode.allCases {
+                let failure = await #expect(throws: ConnectError.self) {
+                    _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "error:\(code.rawValue)" }, as: Greeter_V1_GreetResponse.self)
+                }
+                #expect(failure?.code == code && failure?.message == "swift says \(code.rawValue)", "\(code)")
+            }
+            let detailed = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "error-details" }, as: Greeter_V1_GreetResponse.self)
+            }
+            #expect(detailed?.details.first?.type == "google.protobuf.StringValue")
+            let slow = await #expect(throws: ConnectError.self) {
+                _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "sleep:3000" },
+                                           as: Greeter_V1_GreetResponse.self, timeout: .milliseconds(300))
+            }
+            #expect(slow?.code == .deadlineExceeded)
+
+            var ticks: [String] = []
+            for try await message in client.serverStream("/test.v1.CountService/Count", Greeter_V1_GreetRequest.with { $0.name = "count:3" }, as: Greeter_V1_GreetResponse.self) {
+                ticks.append(message.message)
+            }
+            #expect(ticks == ["tick 0", "tick 1", "tick 2"])
+            let names = AsyncStream<Greeter_V1_GreetRequest> { continuation in
+                for name in ["a", "b"] { continuation.yield(.with { $0.name = name }) }
+                continuation.finish()
+            }
+            #expect(try await client.clientStream("/test.v1.CountService/Collect", names, as: Greeter_V1_GreetResponse.self).message == "got a,b")
+
+            // Full duplex: each request is produced only after the previous answer arrived.
+            let (requests, requestSink) = AsyncStream<Greeter_V1_GreetRequest>.makeStream()
+            requestSink.yield(.with { $0.name = "0" })
+            var echoes: [String] = []
+            for try await answer in client.bidiStream("/test.v1.CountService/Chat", requests, as: Greeter_V1_GreetResponse.self, timeout: .seconds(10)) {
+                echoes.append(answer.message)
+                if echoes.count < 4 { requestSink.yield(.with { $0.name = "\(echoes.count)" }) } else { requestSink.finish() }
+            }
+            #expect(echoes == ["echo 0", "echo 1", "echo 2", "echo 3"])
+
+            let overHTTP1 = await #expect(throws: ConnectError.self) {
+                for try await _ in ConnectClient(baseURL: "http://127.0.0.1:\(port)").bidiStream("/test.v1.CountService/Chat", AsyncStream<Greeter_V1_GreetRequest> { $0.finish() },
+                                                                                                 as: Greeter_V1_GreetResponse.self) {}
+            }
+            #expect(overHTTP1?.code == .unimplemented)
         }
     }
 }

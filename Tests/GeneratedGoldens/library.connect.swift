@@ -25,7 +25,7 @@ public protocol Library_V1_LibraryServiceHandler: Sendable {
     func watchBooks(_ request: Library_V1_GetBookRequest, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
     /// Client streaming: the handler reads a RequestStream and answers once.
     func donateBooks(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext) async throws -> Library_V1_GetBookRequest
-    /// Bidirectional streaming: reads and sends at once (HTTP/2; no HTTP/1.1 client method).
+    /// Bidirectional streaming: reads and sends at once (HTTP/2: the client needs gRPC over h2c).
     func discuss(_ requests: RequestStream<Library_V1_Book>, context: ConnectContext, stream: ServerStream<Library_V1_Book>) async throws
 }
 
@@ -95,6 +95,11 @@ public struct Library_V1_LibraryServiceClient: Sendable {
     /// Client streaming: the handler reads a RequestStream and answers once.
     public func donateBooks<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) async throws -> Library_V1_GetBookRequest where Requests.Element == Library_V1_Book {
         try await client.clientStream(Library_V1_LibraryServiceProcedures.donateBooks, requests, as: Library_V1_GetBookRequest.self, headers: headers, timeout: timeout)
+    }
+
+    /// Bidirectional streaming: reads and sends at once (HTTP/2: the client needs gRPC over h2c).
+    public func discuss<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<Library_V1_Book, any Error> where Requests.Element == Library_V1_Book {
+        client.bidiStream(Library_V1_LibraryServiceProcedures.discuss, requests, as: Library_V1_Book.self, headers: headers, timeout: timeout)
     }
 }
 

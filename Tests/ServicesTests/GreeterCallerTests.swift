@@ -62,29 +62,31 @@ import Testing
         }
     }
 
-    /// CALLER_PROTOCOL=grpc-web: the same chain, greeter speaking gRPC-Web to caller (errors and
-    /// deadlines map the same); a protocol greeter does not speak is refused at start-up.
-    @Test func greeterCanCallCallerOverGRPCWeb() async throws {
+    /// CALLER_PROTOCOL=grpc-web and grpc (h2c): the same chain, greeter speaking that protocol to
+    /// caller (errors and deadlines map the same); a protocol it does not speak stops start-up.
+    @Test func greeterCanCallCallerOverGRPCWebAndGRPC() async throws {
         try await Fixture.with([Fixture.greeter, Fixture.caller]) { fixture in
             try await TargetServer().run { target, port in
                 try await Self.withCaller(fixture, allowed: "127.0.0.1:\(port)") { callerURL in
-                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok", callerProtocol: "grpc-web") { greeter in
-                        let reply = try await greeter.greet(.with { $0.name = "Web" })
-                        #expect(reply.message == "Hello Web!" && reply.externalBodyLength == 1234)
-                    }
-                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: "http://169.254.169.254/", callerProtocol: "grpc-web") { greeter in
-                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Refused" }) } == .permissionDenied)
-                    }
-                    try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow", callerTimeout: "1s", callerProtocol: "grpc-web") { greeter in
-                        #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Slow" }) } == .deadlineExceeded)
+                    for callerProtocol in ["grpc-web", "grpc"] {
+                        try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/ok", callerProtocol: callerProtocol) { greeter in
+                            let reply = try await greeter.greet(.with { $0.name = "Web" })
+                            #expect(reply.message == "Hello Web!" && reply.externalBodyLength == 1234, "\(callerProtocol)")
+                        }
+                        try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: "http://169.254.169.254/", callerProtocol: callerProtocol) { greeter in
+                            #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Refused" }) } == .permissionDenied, "\(callerProtocol)")
+                        }
+                        try await Self.withGreeter(fixture, callerURL: callerURL, externalURL: target + "/slow", callerTimeout: "1s", callerProtocol: callerProtocol) { greeter in
+                            #expect(await ConnectError.code { _ = try await greeter.greet(.with { $0.name = "Slow" }) } == .deadlineExceeded, "\(callerProtocol)")
+                        }
                     }
                 }
             }
-            #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE status_code = 200", in: Fixture.caller) == "1")
+            #expect(try await fixture.scalar("SELECT count(*) FROM call_logs WHERE status_code = 200", in: Fixture.caller) == "2")
             let environment = ["DATABASE_URL": fixture.url(Fixture.greeter), "CALLER_PROTOCOL": "carrier-pigeon"]
             let platform = try ServicePlatform(settings: GreeterService.settings(environment: environment), logger: Live.logger("greeter"))
             let refused = #expect(throws: ServiceStartupError.self) { _ = try GreeterService(platform: platform) }
-            #expect(refused?.message == "CALLER_PROTOCOL \"carrier-pigeon\" is not one of connect, grpc-web")
+            #expect(refused?.message == "CALLER_PROTOCOL \"carrier-pigeon\" is not one of connect, grpc-web, grpc")
         }
     }
 

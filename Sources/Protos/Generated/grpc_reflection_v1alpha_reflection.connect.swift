@@ -40,4 +40,9 @@ public struct Grpc_Reflection_V1alpha_ServerReflectionClient: Sendable {
     public init(client: ConnectClient) {
         self.client = client
     }
+
+    /// One request, one response, for as long as the client keeps the stream open.
+    public func serverReflectionInfo<Requests: AsyncSequence & Sendable>(_ requests: Requests, headers: ConnectHeaders? = nil, timeout: Duration? = nil) -> AsyncThrowingStream<Grpc_Reflection_V1alpha_ServerReflectionResponse, any Error> where Requests.Element == Grpc_Reflection_V1alpha_ServerReflectionRequest {
+        client.bidiStream(Grpc_Reflection_V1alpha_ServerReflectionProcedures.serverReflectionInfo, requests, as: Grpc_Reflection_V1alpha_ServerReflectionResponse.self, headers: headers, timeout: timeout)
+    }
 }
