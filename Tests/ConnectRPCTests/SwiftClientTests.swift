@@ -9,14 +9,16 @@ import Protos
 import TestSupport
 import Testing
 
-/// Our Swift client calling PyPI's `connectrpc` server (ASGI under uvicorn).
+/// Our Swift client calling PyPI's `connectrpc` server (ASGI under hypercorn: Connect and
+/// gRPC-Web over HTTP/1.1, gRPC over h2c).
 @Suite struct SwiftClientTests {
     @Test func swiftClientTalksToPythonServer() async throws {
         let stubs = try await PythonPeers.stubs()
         defer { try? FileManager.default.removeItem(atPath: stubs) }
         let port = try FreePorts.take()
         guard let python = Subprocess.findExecutable("python3") else { throw DevctlFailure("python3 is missing") }
-        let pid = try ProcessSpawner.spawn(python, [PythonPeers.directory + "/peer_server.py", stubs, String(port)])
+        // Under hypercorn: HTTP/1.1 and h2c on one port, so all three protocols reach it.
+        let pid = try ProcessSpawner.spawn(python, [PythonPeers.directory + "/peer_server.py", stubs, String(port), "hypercorn"])
         defer {
             kill(pid, SIGTERM)
             _ = ProcessSpawner.wait(for: pid)
@@ -29,8 +31,8 @@ import Testing
         }
         let base = "http://127.0.0.1:\(port)"
 
-        // The HTTP/1.1 protocols the Swift client speaks, against the same Python server (uvicorn has no h2c).
-        for wire in [ConnectClient.ClientWire.connect, .grpcWeb] {
+        // Every protocol the Swift client speaks, against the same Python server.
+        for wire in ConnectClient.ClientWire.allCases {
             for codec in ConnectCodec.allCases {
                 // Compress every request, so the server's gzip handling is exercised.
                 let client = Greeter_V1_GreeterServiceClient(client: ConnectClient(baseURL: base, codec: codec, compressionMinBytes: 0, wire: wire))

@@ -137,7 +137,7 @@ enum PythonPeers {
         guard let py = Subprocess.findExecutable("protoc-gen-py"), let connect = Subprocess.findExecutable("protoc-gen-connectrpc"),
               let protoc = Subprocess.findExecutable("protoc") else {
             throw DevctlFailure("the Python Connect peer is missing",
-                                hint: "pip install connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn (scripts/setup.sh does)")
+                                hint: "pip install connectrpc==0.13.0 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn hypercorn (scripts/setup.sh does)")
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("devctl-pystubs-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

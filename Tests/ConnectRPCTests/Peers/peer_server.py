@@ -1,6 +1,6 @@
 """The Python connectrpc server (ASGI under uvicorn), for the Swift client to call.
 
-Usage: peer_server.py STUBS_DIR PORT
+Usage: peer_server.py STUBS_DIR PORT [hypercorn]   (uvicorn by default: HTTP/1.1 only)
 Behaviour by name: "error:CODE" raises that code, "sleep:MS" waits, "big:N" answers N characters.
 """
 import asyncio
@@ -28,4 +28,15 @@ class Greeter:
 
 
 app = GreeterServiceASGIApplication(Greeter())
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+if len(sys.argv) > 3 and sys.argv[3] == "hypercorn":
+    # Hypercorn serves HTTP/1.1 and h2c (prior knowledge) on one port, with HTTP/2 trailers:
+    # all three protocols, gRPC included.
+    from hypercorn.asyncio import serve  # noqa: E402
+    from hypercorn.config import Config  # noqa: E402
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{sys.argv[2]}"]
+    config.loglevel = "WARNING"
+    asyncio.run(serve(app, config))
+else:
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
