@@ -138,6 +138,18 @@ import Testing
                                                           "127.0.0.1:\(fixture.ports[30081] ?? 0)", "greeter.v1.GreeterService/Greet"]).output()
         #expect(grpcurlGreet.status == 0, "\(grpcurlGreet.stderr)")
         #expect(grpcurlGreet.stdout.contains("Hello grpcurl!"), "\(grpcurlGreet.stdout)")
+        // Every bundled RPC with Connect, gRPC-Web and gRPC (connectrpc's client): through the
+        // edge for the exposed services, on its own port for caller.
+        let everyRPC = try await Subprocess("/usr/bin/env", ["python3", repositoryRoot + "/Tests/devctlTests/Peers/every_rpc.py", repositoryRoot + "/proto",
+                                                             "\(fixture.ports[30081] ?? 0)", "\(fixture.ports[8081] ?? 0)", "\(fixture.ports[3000] ?? 0)", token]).output()
+        #expect(everyRPC.status == 0, "\(everyRPC.stderr)")
+        for wire in ["connect", "grpc-web", "grpc"] {
+            #expect(everyRPC.stdout.contains("Greet \(wire) Hello \(wire)!"), "\(everyRPC.stdout)")
+            #expect(everyRPC.stdout.contains("InvokeCustom \(wire) Hello \(wire) from custom-lang-service!"), "\(everyRPC.stdout)")
+            #expect(everyRPC.stdout.contains("GetOverview \(wire) auth,custom-lang"), "\(everyRPC.stdout)")
+            #expect(everyRPC.stdout.contains("WatchInvocations \(wire) ERROR deadline_exceeded"), "\(everyRPC.stdout)")
+            #expect(everyRPC.stdout.contains("CallExternal \(wire) 200"), "\(everyRPC.stdout)")
+        }
         #expect(try await fixture.scalar("SELECT user_id FROM greetings WHERE name = 'gRPC'", in: "greeter_db") == userID)
 
         let notFound = try await fixture.request(.POST, "/gateway.v1.GatewayService/InvokeCustom", json: #"{"name":"notfound"}"#, headers: bearer)
