@@ -38,13 +38,8 @@ extension ConnectClient {
         var trailers: [(String, String)] = []
         do {
             while let frame = try reader.next() {
-                var bytes = frame.payload
-                if frame.flags.contains(.compressed) {
-                    guard response.headers.first(name: "Grpc-Encoding")?.lowercased() == "gzip" else {
-                        throw ConnectError(.internal, "\(procedure) sent a compressed frame without grpc-encoding gzip")
-                    }
-                    bytes = try ConnectCompression.gunzip(bytes, limit: maxResponseBytes, what: "response of \(procedure)", corrupt: .internal)
-                }
+                let bytes = try frame.uncompressedPayload(gzipNamed: response.headers.first(name: "Grpc-Encoding")?.lowercased() == "gzip",
+                                                          limit: maxResponseBytes, what: "the response of \(procedure)", corrupt: .internal)
                 // Some servers (connect-python) compress the trailer frame too.
                 if frame.flags.contains(.trailers) {
                     trailers = Self.trailerLines(bytes)

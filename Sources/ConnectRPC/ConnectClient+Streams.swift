@@ -115,11 +115,7 @@ extension ConnectClient {
                         for try await chunk in response.body {
                             reader.append(chunk)
                             while let frame = try reader.next() {
-                                var payload = frame.payload
-                                if frame.flags.contains(.compressed) {
-                                    guard gzip else { throw ConnectError(.internal, "\(procedure) sent a compressed message without Connect-Content-Encoding") }
-                                    payload = try ConnectCompression.gunzip(payload, limit: limit, what: "message from \(procedure)", corrupt: .internal)
-                                }
+                                let payload = try frame.uncompressedPayload(gzipNamed: gzip, limit: limit, what: "a message from \(procedure)", corrupt: .internal)
                                 if frame.flags.contains(.endStream) {
                                     if let error = Self.endStreamError(payload, headers: response.headers) { throw error }
                                     return

@@ -98,3 +98,14 @@ public struct EnvelopeReader: Sendable {
         throw Failure.truncated(missing: Envelope.headerSize + declared - pending.readableBytes)
     }
 }
+
+extension Envelope {
+    /// The payload as sent, gunzipped when the compressed flag is set. A compressed frame is
+    /// accepted only when the stream named gzip (`gzipNamed`); both failures are `corrupt`'s code
+    /// (the peer's fault) except the unnamed encoding, which is always `internal`, as in connect-go.
+    func uncompressedPayload(gzipNamed: Bool, limit: Int, what: String, corrupt: ConnectCode) throws -> ByteBuffer {
+        guard flags.contains(.compressed) else { return payload }
+        guard gzipNamed else { throw ConnectError(.internal, "\(what) is marked compressed but no gzip encoding was named") }
+        return try ConnectCompression.gunzip(payload, limit: limit, what: what, corrupt: corrupt)
+    }
+}

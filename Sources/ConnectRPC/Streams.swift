@@ -108,11 +108,7 @@ public struct RequestStream<Message: SwiftProtobuf.Message>: AsyncSequence, Send
             guard envelope.flags.subtracting(.compressed).isEmpty else {
                 throw ConnectError(.invalidArgument, "request message has flags 0x\(String(envelope.flags.rawValue, radix: 16)): only the compressed flag is allowed from a client")
             }
-            var payload = envelope.payload
-            if envelope.flags.contains(.compressed) {
-                guard compressed else { throw ConnectError(.internal, "a message is marked compressed but the request names no encoding") }
-                payload = try ConnectCompression.gunzip(payload, limit: limit, what: "request message")
-            }
+            let payload = try envelope.uncompressedPayload(gzipNamed: compressed, limit: limit, what: "a request message", corrupt: .invalidArgument)
             do {
                 return try codec.decode(Message.self, from: payload)
             } catch {

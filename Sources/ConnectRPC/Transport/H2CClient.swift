@@ -110,12 +110,7 @@ struct GRPCStreamCall: Sendable {
                             guard case .byteBuffer(let bytes) = data.data else { continue }
                             reader.append(bytes)
                             while let envelope = try reader.next() {
-                                var message = envelope.payload
-                                if envelope.flags.contains(.compressed) {
-                                    guard compressed else { throw ConnectError(.internal, "\(path) sent a compressed message without grpc-encoding gzip") }
-                                    message = try ConnectCompression.gunzip(message, limit: limit, what: "message from \(path)", corrupt: .internal)
-                                }
-                                try await onMessage(message)
+                                try await onMessage(try envelope.uncompressedPayload(gzipNamed: compressed, limit: limit, what: "a message from \(path)", corrupt: .internal))
                             }
                         case .rstStream(let code):
                             throw ConnectError(code == .cancel ? .canceled : .unavailable, "\(path): the server reset the stream (\(code))")
