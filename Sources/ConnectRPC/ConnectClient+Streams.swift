@@ -58,6 +58,8 @@ extension ConnectClient {
             guard answer == nil else { throw ConnectError(.unimplemented, "\(procedure) answered a client stream with more than one message") }
             answer = message
         }
+        // A cancelled caller's stream just ends: say so, rather than blame the server.
+        if Task.isCancelled { throw ConnectError(.canceled, "the call to \(procedure) was canceled") }
         guard let answer else { throw ConnectError(.unimplemented, "\(procedure) ended a client stream without an answer") }
         return answer
     }

@@ -218,3 +218,61 @@ import Testing
         }
     }
 }
+
+/// How the Swift client's calls end when the caller's side fails: a request sequence that throws,
+/// a cancelled task. They end at once, with the right code (no hang, no "unavailable").
+@Suite struct SwiftClientFailureTests {
+    struct RequestsFailed: Error {}
+
+    @Test func aFailingRequestStreamEndsTheCall() async throws {
+        try await withGreeterServer { port in
+            for wire in [ConnectClient.ClientWire.grpc] {
+                let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)", wire: wire)
+                let failing = AsyncThrowingStream<Greeter_V1_GreetRequest, any Error> { continuation in
+                    continuation.yield(.with { $0.name = "a" })
+                    continuation.finish(throwing: RequestsFailed())
+                }
+                // No call timeout: only the failure can end it (the outer 10 s would be a hang).
+                let outcome = await #expect(throws: ConnectError.self) {
+                    try await withTimeout(.seconds(10), {
+                        _ = try await client.clientStream("/test.v1.CountService/Collect", failing, as: Greeter_V1_GreetResponse.self)
+                    }) { ConnectError(.deadlineExceeded, "the call hung") }
+                }
+                #expect(outcome?.code == .canceled, "\(wire): \(String(describing: outcome))")
+            }
+        }
+    }
+
+    @Test func aCancelledCallIsCanceled() async throws {
+        try await withGreeterServer { port in
+            for wire in ConnectClient.ClientWire.allCases {
+                let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)", wire: wire)
+                let call = Task {
+                    _ = try await client.unary("/greeter.v1.GreeterService/Greet", Greeter_V1_GreetRequest.with { $0.name = "sleep:5000" }, as: Greeter_V1_GreetResponse.self)
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let cancelled = ContinuousClock.now
+                call.cancel()
+                let result = await call.result
+                #expect((result.error as? ConnectError)?.code == .canceled, "\(wire): \(String(describing: result))")
+                // At once, not when the 5 s handler would have answered.
+                #expect(ContinuousClock.now - cancelled < .seconds(2), "\(wire)")
+            }
+            // A client stream whose caller is cancelled while it waits for the answer.
+            let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)")
+            let (endless, _) = AsyncStream<Greeter_V1_GreetRequest>.makeStream()
+            let call = Task { _ = try await client.clientStream("/test.v1.CountService/Collect", endless, as: Greeter_V1_GreetResponse.self) }
+            try await Task.sleep(for: .milliseconds(300))
+            call.cancel()
+            let result = await call.result
+            #expect((result.error as? ConnectError)?.code == .canceled, "connect client stream: \(String(describing: result))")
+        }
+    }
+}
+
+extension Result {
+    var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

@@ -15,15 +15,25 @@ actor H2CConnections {
     struct Connection: Sendable {
         let channel: any Channel
         let multiplexer: NIOHTTP2Handler.AsyncStreamMultiplexer<Void>
+        let goAway: GoAwayWatcher
+
+        /// Open, and the server has not said it takes no new streams.
+        var isUsable: Bool { channel.isActive && !goAway.received }
     }
 
     private var connections: [String: Task<Connection, any Error>] = [:]
 
     func connection(host: String, port: Int) async throws -> Connection {
         let key = "\(host):\(port)"
-        if let pending = connections[key] {
-            if let connection = try? await pending.value, connection.channel.isActive { return connection }
-            if connections[key] == pending { connections[key] = nil }
+        // One connect at a time per server: whoever finds the cached one dead replaces it, and
+        // callers that waited meanwhile use the replacement.
+        while let pending = connections[key] {
+            if let connection = try? await pending.value, connection.isUsable { return connection }
+            if connections[key] == pending {
+                connections[key] = nil
+                // Draining connections close once their last stream ends (the server closes them).
+                break
+            }
         }
         let task = Task { try await Self.connect(host: host, port: port) }
         connections[key] = task
@@ -43,9 +53,26 @@ actor H2CConnections {
                     let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client) { stream in
                         stream.eventLoop.makeSucceededVoidFuture()
                     }
-                    return Connection(channel: channel, multiplexer: multiplexer)
+                    let goAway = GoAwayWatcher()
+                    try channel.pipeline.syncOperations.addHandler(goAway)
+                    return Connection(channel: channel, multiplexer: multiplexer, goAway: goAway)
                 }
             }
+    }
+}
+
+/// Notes a server's GOAWAY (it takes no new streams: a deploy, a graceful shutdown), so the next
+/// call opens a new connection instead of a stream the server would refuse.
+final class GoAwayWatcher: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+
+    private let seen = NIOLockedValueBox(false)
+    var received: Bool { seen.withLockedValue { $0 } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { seen.withLockedValue { $0 = true } }
+        context.fireChannelRead(data)
     }
 }
 
@@ -80,19 +107,28 @@ struct GRPCStreamCall: Sendable {
             throw ConnectError(.unavailable, "cannot open a stream to \(authority): \(error)")
         }
         let (path, requestHeaders, limit) = (path, headers, maxMessageBytes)
+        // Why the request side stopped, if it failed (the caller's sequence threw, encoding failed).
+        let requestFailure = NIOLockedValueBox<(any Error)?>(nil)
         return try await stream.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await outbound.write(.headers(.init(headers: requestHeaders)))
-                    for try await frame in frames { try await outbound.write(.data(.init(data: .byteBuffer(frame)))) }
-                    try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+                    do {
+                        try await outbound.write(.headers(.init(headers: requestHeaders)))
+                        for try await frame in frames { try await outbound.write(.data(.init(data: .byteBuffer(frame)))) }
+                        try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+                    } catch {
+                        // The server would wait for the rest forever: reset the stream, which also
+                        // ends the reading side below.
+                        requestFailure.withLockedValue { $0 = error }
+                        try? await outbound.write(.rstStream(.cancel))
+                    }
                 }
                 var responseHeaders: HPACKHeaders?
                 var trailers = HPACKHeaders()
                 var reader = EnvelopeReader(maxMessageBytes: limit)
                 var compressed = false
                 do {
-                    for try await payload in inbound {
+                    reading: for try await payload in inbound {
                         switch payload {
                         case .headers(let block):
                             if responseHeaders == nil {
@@ -102,9 +138,15 @@ struct GRPCStreamCall: Sendable {
                                     let code = Int(block.headers.first(name: ":status") ?? "") ?? 0
                                     throw ConnectError(ConnectCode(inferringFrom: code), "HTTP \(code) from \(path)")
                                 }
-                                if block.endStream { trailers = block.headers }  // trailers-only
+                                if block.endStream {
+                                    trailers = block.headers  // trailers-only
+                                    break reading
+                                }
                             } else {
+                                // The end: a server may reset the stream right after (Go's
+                                // net/http2 sends NO_ERROR when the client is still sending).
                                 trailers = block.headers
+                                break reading
                             }
                         case .data(let data):
                             guard case .byteBuffer(let bytes) = data.data else { continue }
@@ -113,7 +155,8 @@ struct GRPCStreamCall: Sendable {
                                 try await onMessage(try envelope.uncompressedPayload(gzipNamed: compressed, limit: limit, what: "a message from \(path)", corrupt: .internal))
                             }
                         case .rstStream(let code):
-                            throw ConnectError(code == .cancel ? .canceled : .unavailable, "\(path): the server reset the stream (\(code))")
+                            if let failure = requestFailure.withLockedValue({ $0 }) { throw Self.requestSideError(failure, path) }
+                            throw ConnectError(Self.code(ofReset: code), "\(path): the server reset the stream (\(code))")
                         default:
                             continue
                         }
@@ -128,8 +171,11 @@ struct GRPCStreamCall: Sendable {
                     throw error
                 } catch {
                     group.cancelAll()
+                    if let failure = requestFailure.withLockedValue({ $0 }) { throw Self.requestSideError(failure, path) }
+                    if error is CancellationError || Task.isCancelled { throw ConnectError(.canceled, "the call to \(path) was canceled") }
                     throw ConnectError(.unavailable, "the stream to \(path) broke: \(error)")
                 }
+                if let failure = requestFailure.withLockedValue({ $0 }) { throw Self.requestSideError(failure, path) }
                 // The server has answered: whatever the request side still had to send is moot.
                 group.cancelAll()
                 guard let statusText = trailers.first(name: "grpc-status"), let status = Int(statusText) else {
@@ -145,6 +191,26 @@ struct GRPCStreamCall: Sendable {
                 for (name, value, _) in trailers where !name.hasPrefix(":") { merged.add(name: "trailer-" + name, value: value) }
                 return merged
             }
+        }
+    }
+}
+
+extension GRPCStreamCall {
+    /// The request side's failure as the call's outcome: cancellation stays cancellation, a
+    /// ConnectError keeps its code, anything else (the caller's sequence threw) is canceled.
+    static func requestSideError(_ error: any Error, _ path: String) -> ConnectError {
+        if let error = error as? ConnectError { return error }
+        return ConnectError(.canceled, "the request stream to \(path) failed: \(error)")
+    }
+
+    /// RST_STREAM codes as gRPC statuses (PROTOCOL-HTTP2.md, "Errors").
+    static func code(ofReset reset: NIOHTTP2.HTTP2ErrorCode) -> ConnectCode {
+        switch reset {
+        case .refusedStream: .unavailable
+        case .cancel: .canceled
+        case .enhanceYourCalm: .resourceExhausted
+        case .inadequateSecurity: .permissionDenied
+        default: .internal
         }
     }
 }
