@@ -255,8 +255,8 @@ import Testing
                 call.cancel()
                 let result = await call.result
                 #expect((result.error as? ConnectError)?.code == .canceled, "\(wire): \(String(describing: result))")
-                // At once, not when the 5 s handler would have answered.
-                #expect(ContinuousClock.now - cancelled < .seconds(2), "\(wire)")
+                // Long before the 5 s handler would have answered (generous: CI machines are loaded).
+                #expect(ContinuousClock.now - cancelled < .seconds(4), "\(wire)")
             }
             // A client stream whose caller is cancelled while it waits for the answer.
             let client = ConnectClient(baseURL: "http://127.0.0.1:\(port)")
