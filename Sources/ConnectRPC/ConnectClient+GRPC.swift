@@ -96,7 +96,7 @@ extension ConnectClient {
         let port = url.port ?? 80
         let authority = url.port.map { "\(host):\($0)" } ?? host
         let path = (url.path.hasSuffix("/") ? String(url.path.dropLast()) : url.path) + procedure
-        var initial = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+        var initial = Self.applicationHeaders(headers)
         initial.replaceOrAdd(name: "content-type", value: "application/grpc+\(codec.rawValue)")
         initial.replaceOrAdd(name: "grpc-accept-encoding", value: "gzip")
         if compressionMinBytes != nil { initial.replaceOrAdd(name: "grpc-encoding", value: "gzip") }

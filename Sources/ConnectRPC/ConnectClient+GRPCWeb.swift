@@ -11,7 +11,7 @@ extension ConnectClient {
     func grpcWebUnary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
         _ procedure: String, _ message: Input, as output: Output.Type, headers: HTTPHeaders?, timeout: Duration?
     ) async throws -> Response<Output> {
-        var headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+        var headers = Self.applicationHeaders(headers)
         headers.replaceOrAdd(name: "Content-Type", value: "application/grpc-web+\(codec.rawValue)")
         headers.replaceOrAdd(name: "X-Grpc-Web", value: "1")
         headers.replaceOrAdd(name: "Grpc-Accept-Encoding", value: "gzip")
@@ -60,10 +60,7 @@ extension ConnectClient {
         var resultHeaders = response.headers
         for (name, value) in trailers where ConnectMetadata.isApplicationHeader(name) { resultHeaders.add(name: "trailer-" + name, value: value) }
         if let code = GRPCWire.code(ofStatus: status) {
-            var metadata = HTTPFields()
-            for (name, value) in response.headers.map({ ($0.name, $0.value) }) + trailers where ConnectMetadata.isApplicationHeader(name) {
-                if let field = HTTPField.Name(name) { metadata.append(HTTPField(name: field, value: value)) }
-            }
+            let metadata = Self.applicationMetadata(HTTPHeaders(response.headers.map { ($0.name, $0.value) } + trailers))
             let details = trailer("grpc-status-details-bin").map(GRPCWire.details(fromStatusDetails:)) ?? []
             throw ConnectError(code, GRPCWire.percentDecode(trailer("grpc-message") ?? ""), details: details, metadata: metadata)
         }

@@ -49,10 +49,10 @@ extension ConnectClient {
         timeout: Duration? = nil
     ) async throws -> Output where Requests.Element: SwiftProtobuf.Message {
         let client = self
-        let frames = requests.map { message in try client.envelope(client.codec.encode(message)) }
         let answers = wire == .grpc
             ? grpcStream(procedure, shape: .clientStream, frames: encodedFrames(requests), headers: headers, timeout: timeout, as: Output.self)
-            : streamCall(procedure, shape: .clientStream, headers: headers, timeout: timeout, body: .stream(frames, length: .unknown), as: Output.self)
+            : streamCall(procedure, shape: .clientStream, headers: headers, timeout: timeout,
+                         body: .stream(requests.map { message in try client.envelope(client.codec.encode(message)) }, length: .unknown), as: Output.self)
         var answer: Output?
         for try await message in answers {
             guard answer == nil else { throw ConnectError(.unimplemented, "\(procedure) answered a client stream with more than one message") }
@@ -77,15 +77,14 @@ extension ConnectClient {
     ) -> AsyncThrowingStream<Output, any Error> {
         var request = HTTPClientRequest(url: baseURL + procedure)
         request.method = .POST
-        request.headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+        request.headers = Self.applicationHeaders(headers)
         request.headers.replaceOrAdd(name: "Content-Type", value: "application/connect+\(codec.rawValue)")
         request.headers.replaceOrAdd(name: "Connect-Protocol-Version", value: "1")
         request.headers.replaceOrAdd(name: "Connect-Accept-Encoding", value: "gzip")
         if compressionMinBytes != nil { request.headers.replaceOrAdd(name: "Connect-Content-Encoding", value: "gzip") }
         let effectiveTimeout = timeout ?? self.timeout
         if let effectiveTimeout {
-            let milliseconds = max(1, effectiveTimeout.components.seconds * 1000 + effectiveTimeout.components.attoseconds / 1_000_000_000_000_000)
-            request.headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: String(milliseconds))
+            request.headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: Self.connectTimeoutMs(effectiveTimeout))
         }
         request.body = body
         let (stream, continuation) = AsyncThrowingStream<Output, any Error>.makeStream()
@@ -178,13 +177,5 @@ extension ConnectClient {
         }
         error.metadata = metadata
         return error
-    }
-
-    private static func applicationMetadata(_ headers: HTTPHeaders) -> HTTPFields {
-        var metadata = HTTPFields()
-        for header in headers where ConnectMetadata.isApplicationHeader(header.name) {
-            if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
-        }
-        return metadata
     }
 }

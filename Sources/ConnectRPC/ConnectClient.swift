@@ -65,8 +65,7 @@ public struct ConnectClient: Sendable {
         case .grpc: return try await grpcUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
         case .connect: break
         }
-        // The caller's metadata only; framing and protocol headers are this client's to set.
-        var headers = HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+        var headers = Self.applicationHeaders(headers)
         headers.replaceOrAdd(name: "Content-Type", value: codec.contentType)
         headers.replaceOrAdd(name: "Connect-Protocol-Version", value: "1")
         headers.replaceOrAdd(name: "Accept-Encoding", value: "gzip")
@@ -77,8 +76,7 @@ public struct ConnectClient: Sendable {
         }
         let effectiveTimeout = timeout ?? self.timeout
         if let effectiveTimeout {
-            let milliseconds = max(1, effectiveTimeout.components.seconds * 1000 + effectiveTimeout.components.attoseconds / 1_000_000_000_000_000)
-            headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: String(milliseconds))
+            headers.replaceOrAdd(name: "Connect-Timeout-Ms", value: Self.connectTimeoutMs(effectiveTimeout))
         }
         let response = try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: .unary, wire: .connect), headers: headers) { [self, body] headers in
             try await exchange(procedure, headers: headers, body: body, timeout: effectiveTimeout)
@@ -124,16 +122,35 @@ public struct ConnectClient: Sendable {
     /// A Connect JSON error body when there is one, else the code inferred from the HTTP status.
     /// The error's metadata is the application's headers only (never Content-Length, Date …).
     private func decodeError(status: HTTPResponseStatus, headers: HTTPHeaders, payload: ByteBuffer) -> ConnectError {
-        var metadata = HTTPFields()
-        for header in headers where ConnectMetadata.isApplicationHeader(header.name) {
-            if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
-        }
+        let metadata = Self.applicationMetadata(headers)
         let isJSON = headers.first(name: "Content-Type").flatMap(ConnectCodec.init(contentType:)) == .json
         if isJSON, var error = ConnectError.decode(jsonBody: Data(payload.readableBytesView)) {
             error.metadata = metadata
             return error
         }
         return ConnectError(ConnectCode(inferringFrom: Int(status.code)), "HTTP \(status.code) \(status.reasonPhrase)", metadata: metadata)
+    }
+}
+
+extension ConnectClient {
+    /// The caller's metadata only, whatever the protocol: framing and protocol headers are this
+    /// client's to set.
+    static func applicationHeaders(_ headers: HTTPHeaders?) -> HTTPHeaders {
+        HTTPHeaders((headers ?? [:]).filter { ConnectMetadata.isApplicationHeader($0.name) }.map { ($0.name, $0.value) })
+    }
+
+    /// A response's application headers as an error's metadata (never Content-Length, Date …).
+    static func applicationMetadata(_ headers: HTTPHeaders) -> HTTPFields {
+        var metadata = HTTPFields()
+        for header in headers where ConnectMetadata.isApplicationHeader(header.name) {
+            if let name = HTTPField.Name(header.name) { metadata.append(HTTPField(name: name, value: header.value)) }
+        }
+        return metadata
+    }
+
+    /// `Connect-Timeout-Ms` for a timeout: whole milliseconds, at least 1.
+    static func connectTimeoutMs(_ timeout: Duration) -> String {
+        String(max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
     }
 }
 
