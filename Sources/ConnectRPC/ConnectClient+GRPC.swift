@@ -62,11 +62,11 @@ extension ConnectClient {
     ) -> AsyncThrowingStream<Output, any Error> where Frames.Element == ByteBuffer {
         let (stream, continuation) = AsyncThrowingStream<Output, any Error>.makeStream()
         let effectiveTimeout = timeout ?? self.timeout
-        let (codec, interceptors) = (codec, interceptors)
+        let (codec, interceptors, server) = (codec, interceptors, baseURL)
         let task = Task {
             do {
                 let call = try grpcCall(procedure, headers: headers, timeout: effectiveTimeout)
-                _ = try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape, wire: .grpc), headers: call.1) { headers in
+                _ = try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape, wire: .grpc), headers: call.1, server: server) { headers in
                     try await Self.withOptionalTimeout(effectiveTimeout, procedure) {
                         try await call.0(headers).run(sending: frames) { bytes in
                             do {

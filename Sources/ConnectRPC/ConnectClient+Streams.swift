@@ -91,7 +91,7 @@ extension ConnectClient {
         let (codec, limit, base, interceptors) = (codec, maxResponseBytes, baseURL, interceptors)
         let call = Task { [request] in
             let receive: @Sendable () async throws -> Void = {
-                try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape, wire: .connect), headers: request.headers) { headers in
+                try await interceptors.run(ConnectCallInfo(procedure: procedure, shape: shape, wire: .connect), headers: request.headers, server: base) { headers in
                     var request = request
                     request.headers = headers
                     let response: HTTPClientResponse

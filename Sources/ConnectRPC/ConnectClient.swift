@@ -60,6 +60,22 @@ public struct ConnectClient: Sendable {
         headers: HTTPHeaders? = nil,
         timeout: Duration? = nil
     ) async throws -> Response<Output> {
+        guard ConnectTracing.isEnabled else {
+            return try await untracedUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
+        }
+        let family: ConnectCallInfo.WireFamily = switch wire {
+        case .connect: .connect
+        case .grpc: .grpc
+        case .grpcWeb: .grpcWeb
+        }
+        return try await ConnectTracing.clientSpan(ConnectCallInfo(procedure: procedure, shape: .unary, wire: family), server: service.base, headers: headers) { headers in
+            try await untracedUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
+        }
+    }
+
+    private func untracedUnary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ procedure: String, _ message: Input, as output: Output.Type, headers: HTTPHeaders?, timeout: Duration?
+    ) async throws -> Response<Output> {
         switch wire {
         case .grpcWeb: return try await grpcWebUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)
         case .grpc: return try await grpcUnary(procedure, message, as: Output.self, headers: headers, timeout: timeout)

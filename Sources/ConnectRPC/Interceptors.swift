@@ -61,8 +61,20 @@ extension Array where Element == any ConnectInterceptor {
 }
 
 extension Array where Element == any ConnectClientInterceptor {
-    func run<Result: Sendable>(_ call: ConnectCallInfo, headers: HTTPHeaders,
+    /// For streams also the call's client span when tracing is on (unary calls get theirs in
+    /// ``ConnectClient/unary(_:_:as:headers:timeout:)``, around the response's decoding too).
+    func run<Result: Sendable>(_ call: ConnectCallInfo, headers: HTTPHeaders, server: String? = nil,
                                _ body: @escaping @Sendable (HTTPHeaders) async throws -> Result) async throws -> Result {
+        if call.shape != .unary, ConnectTracing.isEnabled {
+            return try await ConnectTracing.clientSpan(call, server: server ?? "", headers: headers) { headers in
+                try await runInterceptors(call, headers: headers, body)
+            }
+        }
+        return try await runInterceptors(call, headers: headers, body)
+    }
+
+    private func runInterceptors<Result: Sendable>(_ call: ConnectCallInfo, headers: HTTPHeaders,
+                                                   _ body: @escaping @Sendable (HTTPHeaders) async throws -> Result) async throws -> Result {
         guard !isEmpty else { return try await body(headers) }
         var next = body
         for interceptor in reversed() {

@@ -29,6 +29,21 @@ public struct EdgeConfig: Sendable {
         routes = model.routes.filter { runningServices?.contains($0.service) ?? true }
     }
 
+    /// W3C trace context at the edge (HAProxy cannot export spans): a valid incoming
+    /// `traceparent` is kept, a missing or malformed one replaced by a new trace; the trace id is
+    /// in the access log and in every response's `X-Request-Id` (the edge's own refusals too), so
+    /// one id finds the request in the edge's log, the services' logs and `devctl traces`.
+    static let traceRules = [
+        "    # Tracing: keep a valid traceparent, else start a trace; its id is the request id.",
+        "    acl traceparent_valid req.hdr(traceparent) -m reg ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$",
+        "    http-request set-var(txn.trace_id) req.hdr(traceparent),field(2,-) if traceparent_valid",
+        "    http-request set-var(txn.trace_id) uuid(4),regsub(-,,g) if !traceparent_valid",
+        "    http-request set-var(txn.span_id) uuid(4),regsub(-,,g),bytes(0,16) if !traceparent_valid",
+        "    http-request set-header traceparent \"00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01\" if !traceparent_valid",
+        "    http-request del-header tracestate if !traceparent_valid",
+        "    http-after-response set-header X-Request-Id %[var(txn.trace_id)]",
+    ]
+
     /// The HAProxy configuration file's text.
     public func render() -> String {
         var lines: [String] = [
@@ -42,6 +57,8 @@ public struct EdgeConfig: Sendable {
             "    mode http",
             "    log global",
             "    option httplog",
+            "    # HAProxy's httplog line with the request's trace id (see the frontend's traceparent rules).",
+            "    log-format \"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r trace_id=%[var(txn.trace_id)]\"",
             "    option dontlognull",
             "    # The client's address for the services (auth throttles failed logins per client).",
             "    option forwardfor",
@@ -72,6 +89,7 @@ public struct EdgeConfig: Sendable {
             "    http-request del-header X-User-Id",
             "    # Only the edge says who the client is: what a client sends as X-Forwarded-For is dropped.",
             "    http-request del-header X-Forwarded-For",
+        ] + Self.traceRules + [
         ]
         for route in routes {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")

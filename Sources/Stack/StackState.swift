@@ -16,6 +16,17 @@ public struct StackState: Codable, Sendable, Equatable {
     public var failure: String?
     public var postgres: PostgresRecord?
     public var processes: [ProcessRecord]
+    /// Where the services send their spans (`devctl traces` reads devctl's own receiver).
+    public var traces: TracesRecord?
+
+    /// devctl's trace receiver, or the user's endpoint that replaced it.
+    public struct TracesRecord: Codable, Sendable, Equatable {
+        /// devctl's receiver (`http://127.0.0.1:PORT`), when it runs.
+        public var receiver: String?
+        /// `OTEL_EXPORTER_OTLP_ENDPOINT` from the environment `up` ran in, which the services use
+        /// instead (empty: tracing turned off).
+        public var externalEndpoint: String?
+    }
 
     /// The embedded (or external) PostgreSQL the stack uses.
     public struct PostgresRecord: Codable, Sendable, Equatable {

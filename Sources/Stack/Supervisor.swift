@@ -6,8 +6,11 @@ import Darwin
 import Database
 import DevctlCore
 import Foundation
+import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import StackModel
+import Telemetry
 
 /// Runs the stack: PostgreSQL, then each service (`devctl serve NAME`) once its dependencies
 /// answer their readiness check, then the edge; restarts what crashes (0.5 s backoff doubling
@@ -41,6 +44,13 @@ public actor Supervisor {
     private var crashesInARow: [String: Int] = [:]
     private var stopping = false
     private var lock: FileLock?
+    /// devctl's OTLP receiver (see ``startTraceReceiver()``) and the endpoint services get.
+    private var traceReceiver: Task<Void, Never>?
+    private var servicesTraceEndpoint: String?
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` as `up` inherited it (set, even empty: the user's choice).
+    private let inheritedTraceEndpoint = ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    /// The trace store the receiver fills (the dashboard reads it in-process).
+    public let traceStore: TraceStore
 
     /// Plans the stack; throws for unknown services, a missing HAProxy or an edge without a secret.
     public init(config: StackConfig, repositoryRoot: String, options: StackOptions, console: ConsoleStream?, logger: Logger) throws {
@@ -56,6 +66,7 @@ public actor Supervisor {
         plan = try Self.makePlan(config: config, options: pinned, paths: paths, endpoint: database.endpoint)
         state = StackState(supervisorPID: getpid(), startedAt: Date(), detached: options.detached, phase: .starting,
                            processes: plan.map { ProcessRecord(name: $0.name, kind: $0.kind, port: $0.port, url: Self.publicURL($0)) })
+        traceStore = TraceStore(maxTraces: config.traces.keep)
     }
 
     /// The processes `up` would run for `options`, in start order (the edge last).
@@ -152,6 +163,7 @@ public actor Supervisor {
         do {
             try preflight()
             try startContainment()
+            try await startTraceReceiver()
             try await writeEdgeConfig()
             try await startDatabase()
             for planned in plan {
@@ -189,9 +201,59 @@ public actor Supervisor {
         try StackGuard.start(executable: executable, stackID: paths.stackID, log: log)
     }
 
+    /// devctl's OTLP/HTTP receiver on 127.0.0.1 (`traces.port`, or any free port), unless the
+    /// environment names an endpoint of its own: then the services send there (a real collector
+    /// or Tempo) and devctl receives nothing. Services started after this send to it.
+    private func startTraceReceiver() async throws {
+        if let external = inheritedTraceEndpoint {
+            state.traces = .init(receiver: nil, externalEndpoint: external)
+            note(external.isEmpty ? "traces: off (OTEL_EXPORTER_OTLP_ENDPOINT is empty)" : "traces: sent to \(external) (OTEL_EXPORTER_OTLP_ENDPOINT)")
+            return
+        }
+        var logger = Logger(label: "devctl-traces")
+        logger.logLevel = .error
+        let (listening, announce) = AsyncStream<Int>.makeStream()
+        let application = OTLPReceiver(store: traceStore).makeApplication(port: config.traces.port, logger: logger) { port in
+            announce.yield(port)
+            announce.finish()
+        }
+        let failure = NIOLockedValueBox<String?>(nil)
+        traceReceiver = Task {
+            do {
+                try await application.runService(gracefulShutdownSignals: [])
+            } catch {
+                failure.withLockedValue { $0 = "\(error)" }
+            }
+            announce.finish()
+        }
+        var iterator = listening.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            throw DevctlFailure("cannot start devctl's trace receiver on 127.0.0.1:\(config.traces.port): \(failure.withLockedValue { $0 } ?? "it stopped")",
+                                hint: "free the port or change traces.port in devctl.yaml (0 takes any free port)")
+        }
+        servicesTraceEndpoint = "http://127.0.0.1:\(port)"
+        state.traces = .init(receiver: servicesTraceEndpoint, externalEndpoint: nil)
+        publish()
+        note("traces: receiving on 127.0.0.1:\(port) (devctl traces)")
+    }
+
+    /// What a service's environment gains for tracing: devctl's receiver as its OTLP endpoint,
+    /// and a short batch delay so a request shows in `devctl traces` within a second. devctl.yaml
+    /// or the shell setting either one wins.
+    private func tracingEnvironment(for planned: Planned) -> [String: String] {
+        guard planned.kind == .service, let endpoint = servicesTraceEndpoint else { return [:] }
+        var added: [String: String] = [:]
+        if planned.environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil { added["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint }
+        if planned.environment["OTEL_BSP_SCHEDULE_DELAY"] == nil, ProcessInfo.processInfo.environment["OTEL_BSP_SCHEDULE_DELAY"] == nil {
+            added["OTEL_BSP_SCHEDULE_DELAY"] = "500"
+        }
+        return added
+    }
+
     /// Every port the stack needs must be free before anything starts.
     private func preflight() throws {
         var ports = plan.map { ($0.name, $0.port) }
+        if inheritedTraceEndpoint == nil, config.traces.port != 0 { ports.append(("traces", config.traces.port)) }
         if !needsDatabase {} else if let embedded = database.embedded, case .running = embedded.state() {} else if database.embedded != nil {
             ports.append(("postgres", config.postgres.port))
         }
@@ -243,7 +305,7 @@ public actor Supervisor {
         }
         let child = try await ChildProcess.start(
             name: planned.name, executable: planned.executable, arguments: planned.arguments,
-            environment: planned.environment, workingDirectory: repositoryRoot, sink: sink
+            environment: planned.environment.merging(tracingEnvironment(for: planned)) { $1 }, workingDirectory: repositoryRoot, sink: sink
         ) { [weak self] status in
             guard let self else { return }
             Task { await self.exited(planned.name, status: status) }
@@ -376,6 +438,10 @@ public actor Supervisor {
             note("postgres: stopping")
             _ = try? await database.stopServer()
         }
+        // Last: the services flushed their spans to it while stopping.
+        traceReceiver?.cancel()
+        await traceReceiver?.value
+        traceReceiver = nil
         for planned in plan where state.process(named: planned.name)?.state != .failed {
             update(planned.name) { $0.state = .stopped }
         }

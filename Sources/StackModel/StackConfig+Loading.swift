@@ -38,9 +38,10 @@ extension StackConfig {
         var version = 1
         var postgres = PostgresSettings()
         var edge = EdgeSettings()
+        var traces = TraceSettings()
         var services: [ServiceSpec] = []
         var sawServices = false
-        guard let entries = root.entries(allowedKeys: ["version", "postgres", "edge", "services"]) else { return nil }
+        guard let entries = root.entries(allowedKeys: ["version", "postgres", "edge", "traces", "services"]) else { return nil }
         for (key, value) in entries {
             lines[value.keyPath] = value.line
             switch key {
@@ -52,6 +53,8 @@ extension StackConfig {
                 postgres = decodePostgres(value, lines: &lines)
             case "edge":
                 edge = decodeEdge(value, lines: &lines)
+            case "traces":
+                traces = decodeTraces(value, lines: &lines)
             case "services":
                 sawServices = true
                 for (name, spec) in value.entries() ?? [] {
@@ -63,8 +66,10 @@ extension StackConfig {
             }
         }
         if !sawServices { root.report("missing key 'services'") }
-        return StackConfig(version: version, postgres: postgres, edge: edge, services: services,
-                           source: SourceMap(file: root.sink.file, lines: lines))
+        var config = StackConfig(version: version, postgres: postgres, edge: edge, services: services,
+                                 source: SourceMap(file: root.sink.file, lines: lines))
+        config.traces = traces
+        return config
     }
 
     private static func decodePostgres(_ cursor: YAMLCursor, lines: inout [String: Int]) -> PostgresSettings {
@@ -99,6 +104,25 @@ extension StackConfig {
                     }
                     if limitKey == "average" { settings.rateLimitAverage = number } else { settings.rateLimitBurst = number }
                 }
+            default: break
+            }
+        }
+        return settings
+    }
+
+    private static func decodeTraces(_ cursor: YAMLCursor, lines: inout [String: Int]) -> TraceSettings {
+        var settings = TraceSettings()
+        for (key, value) in cursor.entries(allowedKeys: ["port", "keep"]) ?? [] {
+            lines[value.keyPath] = value.line
+            switch key {
+            case "port": settings.port = value.int ?? settings.port
+            case "keep":
+                guard let number = value.int else { continue }
+                guard (1...100_000).contains(number) else {
+                    value.report("must be a number of traces from 1 to 100000")
+                    continue
+                }
+                settings.keep = number
             default: break
             }
         }

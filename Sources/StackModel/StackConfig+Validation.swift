@@ -33,6 +33,7 @@ extension StackConfig {
             problem("postgres.host", "expected an IPv4 address such as 127.0.0.1 (the embedded cluster listens on it), got \"\(postgres.host)\"")
         }
         claim(port: edge.port, by: "edge.port")
+        if traces.port != 0 { claim(port: traces.port, by: "traces.port") }
         if !Self.isValidRoleName(postgres.user) {
             problem("postgres.user", "\"\(postgres.user)\" is not a valid role name (letters, digits, _; starting with a letter or _)")
         }

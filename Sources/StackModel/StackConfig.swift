@@ -4,6 +4,8 @@ public struct StackConfig: Sendable, Equatable {
     public var version: Int
     public var postgres: PostgresSettings
     public var edge: EdgeSettings
+    /// devctl's own trace receiver (`devctl traces`).
+    public var traces: TraceSettings = .init()
     /// Services in file order.
     public var services: [ServiceSpec]
     /// Where the file was read from (as shown in messages) and which line each key sits on.
@@ -35,6 +37,21 @@ public struct PostgresSettings: Sendable, Equatable {
         self.port = port
         self.user = user
         self.password = password
+    }
+}
+
+/// devctl's OTLP/HTTP trace receiver, which `up` runs on 127.0.0.1 and points the services at
+/// (unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set: then the services send there instead).
+public struct TraceSettings: Sendable, Equatable {
+    /// The receiver's port (OTLP/HTTP's usual one is 4318); 0, the default, takes any free port
+    /// (the stack's state records which, for `devctl traces`).
+    public var port: Int
+    /// How many recent traces it keeps in memory (the oldest leave first).
+    public var keep: Int
+
+    public init(port: Int = 0, keep: Int = 1000) {
+        self.port = port
+        self.keep = keep
     }
 }
 

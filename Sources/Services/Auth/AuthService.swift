@@ -101,9 +101,7 @@ public struct AuthService: BundledService {
         }) else { return try busy() }
         do {
             let id = try await platform.withDatabaseDeadline(.seconds(3)) { [platform] in
-                try await platform.database.query(
-                    "INSERT INTO users (email, password_hash) VALUES (\(email), \(hash)) RETURNING id::text", logger: platform.logger
-                ).collect().first?.decode(String.self)
+                try await platform.query("INSERT INTO users (email, password_hash) VALUES (\(email), \(hash)) RETURNING id::text").first?.decode(String.self)
             }
             guard let id else { throw HTTPError(.internalServerError) }
             platform.logger.info("account created", metadata: ["user_id": "\(id)"])
@@ -127,9 +125,7 @@ public struct AuthService: BundledService {
             return try tooManyFailures(retryAfter: wait)
         }
         let row = try await platform.database {
-            try await platform.database.query(
-                "SELECT id::text, password_hash, role FROM users WHERE email = \(email)", logger: platform.logger
-            ).collect().first?.decode((String, String, String).self)
+            try await platform.query("SELECT id::text, password_hash, role FROM users WHERE email = \(email)").first?.decode((String, String, String).self)
         }
         let password = credentials.password
         // Unknown email: verify against a decoy so the answer takes as long as a wrong password.
@@ -206,9 +202,7 @@ public struct AuthService: BundledService {
             return try platform.jsonResponse(.unauthorized, ["error": "missing, invalid or expired token"])
         }
         let row = try await platform.database {
-            try await platform.database.query(
-                "SELECT id::text, email, role, created_at::text FROM users WHERE id = \(userID)", logger: platform.logger
-            ).collect().first?.decode((String, String, String, String).self)
+            try await platform.query("SELECT id::text, email, role, created_at::text FROM users WHERE id = \(userID)").first?.decode((String, String, String, String).self)
         }
         guard let (id, email, role, created) = row else { return try platform.jsonResponse(.unauthorized, ["error": "the account no longer exists"]) }
         return try platform.jsonResponse(.ok, ["id": id, "email": email, "role": role, "createdAt": created])

@@ -8,6 +8,8 @@ import NIOCore
 import NIOHTTP1
 import PostgresNIO
 import Protos
+import Telemetry
+import Tracing
 
 /// caller (port 8081, Connect `caller.v1.CallerService/CallExternal`).
 ///
@@ -127,10 +129,12 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
             let target = try await guardrail.check(current, before: deadline)
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw ConnectError(.deadlineExceeded, "no answer from \(OutboundGuard.redacted(url)) within \(budget)") }
-            let outcome = if target.scheme == "http" {
-                try await fetchPlain(target, within: remaining, url: url)
-            } else {
-                try await fetchTLS(target, within: remaining, url: url)
+            let outcome = try await Self.traced(target) { traceHeaders in
+                if target.scheme == "http" {
+                    try await fetchPlain(target, within: remaining, url: url, traceHeaders: traceHeaders)
+                } else {
+                    try await fetchTLS(target, within: remaining, url: url, traceHeaders: traceHeaders)
+                }
             }
             guard let location = outcome.1 else { return outcome.0 }
             guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL.absoluteString else {
@@ -141,11 +145,39 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
         throw ConnectError(.failedPrecondition, "more than \(Self.maxRedirects) redirects from \(OutboundGuard.redacted(url))")
     }
 
+    /// One GET (a hop: a redirect is its own) in a client span when tracing is on. The trace
+    /// context goes only to allow-listed hosts (the stack's own services): an external site is
+    /// never sent `traceparent`, which would tell it about the call chain behind it.
+    private static func traced(_ target: OutboundGuard.Target, _ body: (HTTPHeaders) async throws -> (Fetched, String?)) async throws -> (Fetched, String?) {
+        guard TracingBootstrap.isEnabled else { return try await body(HTTPHeaders()) }
+        return try await withSpan("GET", ofKind: .client) { span in
+            span.attributes["http.request.method"] = "GET"
+            span.attributes["server.address"] = target.host
+            span.attributes["server.port"] = target.port
+            // Without the query (it can carry secrets) and user-info.
+            span.attributes["url.full"] = "\(target.scheme)://\(target.authority)\(target.requestTarget.prefix { $0 != "?" })"
+            var headers = HTTPHeaders()
+            if target.isAllowListed {
+                InstrumentationSystem.instrument.inject(span.context, into: &headers, using: TraceHeaderInjector())
+            }
+            do {
+                let outcome = try await body(headers)
+                span.attributes["http.response.status_code"] = outcome.0.status
+                if outcome.0.status >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(outcome.0.status)")) }
+                return outcome
+            } catch {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: (error as? ConnectError)?.message ?? "\(error)"))
+                throw error
+            }
+        }
+    }
+
     /// One plain-`http` GET on the loop's ``HTTP1Client``, connected to the checked address
     /// (the URL's name kept for `Host`); the body is counted, not kept. Returns the response
     /// and, for a redirect, its `Location`.
-    private func fetchPlain(_ target: OutboundGuard.Target, within timeout: Duration, url: String) async throws -> (Fetched, String?) {
-        var headers = HTTPHeaders()
+    private func fetchPlain(_ target: OutboundGuard.Target, within timeout: Duration, url: String, traceHeaders: HTTPHeaders) async throws -> (Fetched, String?) {
+        var headers = traceHeaders
         headers.add(name: "User-Agent", value: "devctl-caller/1")
         let request = HTTP1Client.Request(method: .GET, target: target.requestTarget, authority: target.authority, headers: headers)
         let endpoint = HTTP1Client.Endpoint(host: target.pinnedAddress ?? target.host, port: target.port)
@@ -173,9 +205,10 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
 
     /// One `https` GET through AsyncHTTPClient (TLS), pinned to the checked address by its DNS
     /// override; the body is counted as it streams.
-    private func fetchTLS(_ target: OutboundGuard.Target, within remaining: Duration, url: String) async throws -> (Fetched, String?) {
+    private func fetchTLS(_ target: OutboundGuard.Target, within remaining: Duration, url: String, traceHeaders: HTTPHeaders) async throws -> (Fetched, String?) {
         var request = HTTPClientRequest(url: target.url)
         request.method = .GET
+        request.headers.add(contentsOf: traceHeaders)
         request.headers.replaceOrAdd(name: "User-Agent", value: "devctl-caller/1")
         let client = Self.client(for: target)
         defer { Self.release(client, for: target) }
@@ -326,5 +359,12 @@ final class PinnedClients: Sendable {
     /// In the background: the answer does not wait for a client to close.
     private static func close(_ client: HTTPClient) {
         Task { try? await client.shutdown() }
+    }
+}
+
+/// Writes trace headers into an outbound request's `HTTPHeaders`.
+struct TraceHeaderInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) {
+        carrier.replaceOrAdd(name: key, value: value)
     }
 }

@@ -56,6 +56,9 @@ struct OutboundGuard: Sendable {
         var authority: String
         /// The origin-form request target: the URL's path (at least `/`) and query, as encoded.
         var requestTarget: String
+        /// Listed in `CALLER_ALLOWED_HOSTS`: one of the stack's own services, which may be sent
+        /// the trace context (`traceparent`); other hosts never are.
+        var isAllowListed = false
     }
 
     /// The URL, parsed and checked before `deadline`: invalid_argument for what is not an
@@ -78,12 +81,12 @@ struct OutboundGuard: Sendable {
         let authority = url.port.map { "\(bracketedHost):\($0)" } ?? bracketedHost
         let path = url.path(percentEncoded: true)
         let requestTarget = (path.isEmpty ? "/" : path) + (url.query(percentEncoded: true).map { "?\($0)" } ?? "")
-        func target(pinning address: String?) -> Target {
+        func target(pinning address: String?, allowListed: Bool = false) -> Target {
             Target(url: url.absoluteString, host: host, pinnedAddress: address, scheme: scheme, port: port,
-                   authority: authority, requestTarget: requestTarget)
+                   authority: authority, requestTarget: requestTarget, isAllowListed: allowListed)
         }
         if allowedHosts.contains("\(bracketed):\(port)") || allowedHosts.contains(bracketed) || allowedHosts.contains("\(hostKey):\(port)") {
-            return settled.keep(target(pinning: nil), for: text)
+            return settled.keep(target(pinning: nil, allowListed: true), for: text)
         }
         // An IP literal is its own answer: checked the same way, without a lookup (and without
         // pinning: a literal cannot be re-resolved elsewhere between check and connection).

@@ -101,10 +101,10 @@ public struct CustomLangService: BundledService {
             return try platform.jsonResponse(.badRequest, ["error": "unsupported language \"\(input.lang)\"; supported: \(Self.greetings.keys.sorted().joined(separator: ", "))"])
         }
         try await platform.database {
-            try await platform.database.query("""
+            try await platform.query("""
                 INSERT INTO language_preferences (subject, language) VALUES (\(userID), \(language))
                 ON CONFLICT (subject) DO UPDATE SET language = EXCLUDED.language, updated_at = now()
-                """, logger: platform.logger)
+                """)
         }
         return try platform.jsonResponse(.ok, ["userId": userID, "lang": language])
     }
@@ -112,9 +112,7 @@ public struct CustomLangService: BundledService {
     private func preference(context: BasicRequestContext) async throws -> Response {
         let userID = try context.parameters.require("userId")
         let stored = try await platform.database {
-            try await platform.database.query(
-                "SELECT language FROM language_preferences WHERE subject = \(userID)", logger: platform.logger
-            ).collect().first?.decode(String.self)
+            try await platform.query("SELECT language FROM language_preferences WHERE subject = \(userID)").first?.decode(String.self)
         }
         guard let stored else { return try platform.jsonResponse(.notFound, ["error": "no preference stored for \(userID)"]) }
         return try platform.jsonResponse(.ok, ["userId": userID, "lang": stored])

@@ -35,9 +35,16 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Adds metadata from the task's context to every line (tracing: `trace_id`, `span_id`).
+    public var metadataProvider: Logger.MetadataProvider?
+
     public func log(event: LogEvent) {
+        var eventMetadata = event.metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty {
+            eventMetadata = provided.merging(eventMetadata ?? [:]) { $1 }
+        }
         sink(Self.line(timestamp: Self.now(), level: event.level, label: label, message: event.message,
-                       handlerMetadata: metadata, eventMetadata: event.metadata))
+                       handlerMetadata: metadata, eventMetadata: eventMetadata))
     }
 
     /// One JSON line: `ts`, `level`, `logger`, `msg` and the metadata (the event's wins over the

@@ -17,7 +17,8 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         // Nothing is measured or allocated for a line that will not be written.
         guard context.logger.logLevel <= level else { return try await next(request, context) }
         let start = ContinuousClock.now
-        let outcome = ConnectCallOutcome()
+        // One box per request: the tracing middleware's when it bound one already.
+        let outcome = ConnectCallOutcome.current ?? ConnectCallOutcome()
         do {
             let response = try await ConnectCallOutcome.$current.withValue(outcome) { try await next(request, context) }
             log(request, context, level: level, status: Int(response.status.code), outcome: outcome, since: start)

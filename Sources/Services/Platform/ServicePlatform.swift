@@ -9,6 +9,7 @@ import NIOConcurrencyHelpers
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
+import Telemetry
 
 /// What every service shares, written once: logging, the database pool, health, readiness,
 /// metrics, request logs, the body limit, and graceful shutdown.
@@ -20,6 +21,11 @@ public struct ServicePlatform: Sendable {
     public var database: PostgresClient { databases.current }
     /// Every loop's pool.
     let databases: PerEventLoop<PostgresClient>
+    /// The span exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` turned tracing on (it runs first in
+    /// the service group, so it stops last and flushes).
+    let tracing: (any Service)?
+    /// The database's name (the path of `DATABASE_URL`), for database spans.
+    let databaseName: String
     /// The last reason readiness failed, so that each change is logged once.
     private let databaseFailure = NIOLockedValueBox<String?>(nil)
 
@@ -35,15 +41,34 @@ public struct ServicePlatform: Sendable {
             throw ServiceStartupError(service: settings.name, message: problem)
         }
         self.settings = settings
-        var logger = logger ?? Logger(label: settings.name) { JSONLogHandler(label: $0, level: settings.logLevel) }
+        // Tracing first: before any HTTP client exists (see TracingBootstrap), and a bad OTEL_*
+        // value stops the start-up here, named, instead of crashing the SDK later.
+        let telemetry: TelemetrySettings?
+        do {
+            telemetry = try TelemetrySettings.from(environment: settings.environment, serviceName: settings.name)
+        } catch {
+            throw ServiceStartupError(service: settings.name, message: error.description)
+        }
+        var logger = logger ?? Logger(label: settings.name) { label in
+            var handler = JSONLogHandler(label: label, level: settings.logLevel)
+            if telemetry != nil { handler.metadataProvider = TracingBootstrap.loggingMetadataProvider }
+            return handler
+        }
         logger[metadataKey: "service"] = "\(settings.name)"
         self.logger = logger
+        if let telemetry {
+            tracing = try TracingBootstrap.start(telemetry, logger: logger)
+            ConnectTracing.enable()
+        } else {
+            tracing = nil
+        }
         _ = Self.metricsRegistry
         DatabaseMetrics.shared.configure(maximumConnections: settings.databasePoolMaximum)
         // A service without a database still has a (never started) pool, so that the platform's
         // shape is one; readiness and database calls then know there is none.
         let url = settings.usesDatabase ? settings.databaseURL : "postgresql://none@127.0.0.1:1/none"
         var configuration = try Self.postgresConfiguration(url, service: settings.name)
+        databaseName = configuration.database ?? ""
         configuration.options.maximumConnections = PerEventLoop<PostgresClient>.share(of: settings.databasePoolMaximum)
         configuration.options.minimumConnections = settings.usesDatabase && settings.databasePoolMinimum > 0
             ? min(PerEventLoop<PostgresClient>.share(of: settings.databasePoolMinimum), configuration.options.maximumConnections) : 0
@@ -74,6 +99,8 @@ public struct ServicePlatform: Sendable {
     /// A router with the platform's routes and middleware; the service adds its own routes.
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        // Outermost: the request log line (and everything else) runs inside the request's span.
+        if tracing != nil { router.add(middleware: ServerSpanMiddleware()) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: RequestMetricsMiddleware())
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
@@ -172,8 +199,11 @@ extension ServicePlatform {
     /// Serves `router` until SIGTERM/SIGINT, then shuts down gracefully: the listener closes,
     /// in-flight requests finish (at most ``shutdownGracePeriod``), then the pool closes.
     public func run(router: Router<BasicRequestContext>) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: makeApplication(router: router))]
+        // First in, last out: spans of the last requests are flushed after the server stopped.
+        if let tracing { services.insert(.init(service: tracing), at: 0) }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: makeApplication(router: router))],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -202,6 +232,22 @@ extension ServicePlatform {
     /// migration creates later, would break that connection for good). So a connection on which
     /// the statement failed server-side is closed, and the pool opens a fresh one.
     public func execute<Statement: PreparedInsert>(_ statement: Statement) async throws {
+        try await DatabaseSpans.run(sql: Statement.sql, database: databaseName) {
+            try await executeUntraced(statement)
+        }
+    }
+
+    /// A query on the pool, in a database span when tracing is on (use this, not
+    /// `database.query`, so that every query shows in a trace).
+    /// The rows are read inside the span (they stream from the server after the query starts).
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await DatabaseSpans.run(sql: query.sql, database: databaseName) {
+            try await database.query(query, logger: logger).collect()
+        }
+    }
+
+    private func executeUntraced<Statement: PreparedInsert>(_ statement: Statement) async throws {
         try await database.withConnection { [logger] connection in
             do {
                 _ = try await connection.execute(statement, logger: logger)

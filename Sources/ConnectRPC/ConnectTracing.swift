@@ -1,0 +1,73 @@
+import NIOHTTP1
+import Synchronization
+import Tracing
+
+/// Client spans for the calls a ``ConnectClient`` makes, with `traceparent` (the process's
+/// propagator) in the request headers so the server's span joins the trace. Off until the
+/// process turns tracing on (``enable()``, after bootstrapping `InstrumentationSystem`): then a
+/// call costs one atomic load more.
+public enum ConnectTracing {
+    private static let enabled = Atomic<Bool>(false)
+
+    /// Turns client spans on for the rest of the process.
+    public static func enable() { enabled.store(true, ordering: .releasing) }
+
+    static var isEnabled: Bool { enabled.load(ordering: .relaxed) }
+
+    /// The semantic-convention `rpc.system` of a wire.
+    static func system(_ wire: ConnectCallInfo.WireFamily) -> String {
+        wire == .connect ? "connect_rpc" : "grpc"
+    }
+
+    /// Runs `body` in a client span named after the procedure (`pkg.Service/Method`), passing it
+    /// the headers with the trace context injected; the span records the outcome's code and is
+    /// an error for any code but OK.
+    static func clientSpan<Result>(_ call: ConnectCallInfo, server: String, headers: HTTPHeaders?,
+                                   isolation: isolated (any Actor)? = #isolation,
+                                   _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
+        let name = call.procedure.hasPrefix("/") ? String(call.procedure.dropFirst()) : call.procedure
+        return try await withSpan(name, ofKind: .client, isolation: isolation) { span in
+            setRPCAttributes(on: span, procedure: name, wire: call.wire)
+            span.attributes["server.address"] = server
+            var headers = headers ?? HTTPHeaders()
+            InstrumentationSystem.instrument.inject(span.context, into: &headers, using: HTTPHeadersInjector())
+            do {
+                let result = try await body(headers)
+                record(code: nil, wire: call.wire, on: span)
+                return result
+            } catch {
+                let connectError = error as? ConnectError ?? ConnectError(.unknown, "\(error)")
+                record(code: connectError.code, wire: call.wire, on: span)
+                span.setStatus(SpanStatus(code: .error, message: connectError.message))
+                throw error
+            }
+        }
+    }
+
+    /// `rpc.system`, `rpc.service`, `rpc.method` from `pkg.Service/Method`.
+    public static func setRPCAttributes(on span: any Span, procedure: String, wire: ConnectCallInfo.WireFamily) {
+        let name = procedure.hasPrefix("/") ? procedure.dropFirst() : Substring(procedure)
+        span.attributes["rpc.system"] = system(wire)
+        if let slash = name.firstIndex(of: "/") {
+            span.attributes["rpc.service"] = String(name[..<slash])
+            span.attributes["rpc.method"] = String(name[name.index(after: slash)...])
+        }
+    }
+
+    /// The call's status as the conventions spell it per system: gRPC's number
+    /// (`rpc.grpc.status_code`), Connect's code name (`rpc.connect_rpc.error_code`, errors only).
+    public static func record(code: ConnectCode?, wire: ConnectCallInfo.WireFamily, on span: any Span) {
+        if wire == .connect {
+            if let code { span.attributes["rpc.connect_rpc.error_code"] = code.rawValue }
+        } else {
+            span.attributes["rpc.grpc.status_code"] = code.map(GRPCWire.status(of:)) ?? 0
+        }
+    }
+}
+
+/// Writes trace headers into NIO's `HTTPHeaders` (what the client sends).
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) {
+        carrier.replaceOrAdd(name: key, value: value)
+    }
+}

@@ -1,0 +1,84 @@
+import ConnectRPC
+import HTTPTypes
+import Hummingbird
+import Tracing
+
+/// One server span per request (probes and scrapes aside), in the trace the request's
+/// `traceparent` names (a new one without it). Named `METHOD /route` for REST and
+/// `pkg.Service/Method` for RPCs, with the conventions' attributes; an RPC's code sets the
+/// span's status — an error code is an error even though it is answered, not thrown — and so
+/// does a 5xx. The span covers the response body too: a stream's handler runs while the body is
+/// written, after this middleware has returned, and its queries and log lines belong to it.
+struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if RequestLogMiddleware<Context>.routineRequests.contains(request.uri.path) { return try await next(request, context) }
+        var parent = ServiceContext.current ?? .topLevel
+        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        let span = InstrumentationSystem.tracer.startSpan("\(request.method.rawValue) \(request.uri.path)", context: parent, ofKind: .server)
+        span.attributes["http.request.method"] = request.method.rawValue
+        span.attributes["url.path"] = request.uri.path
+        span.attributes["url.scheme"] = "http"
+        if let agent = request.headers[.userAgent] { span.attributes["user_agent.original"] = agent }
+        let outcome = ConnectCallOutcome.current ?? ConnectCallOutcome()
+        let isGRPC = request.headers[.contentType]?.lowercased().hasPrefix("application/grpc") ?? false
+        let routeOf = { (context: Context) in context.endpointPath }
+        do {
+            let response = try await ServiceContext.$current.withValue(span.context) {
+                try await ConnectCallOutcome.$current.withValue(outcome) { try await next(request, context) }
+            }
+            let route = routeOf(context)
+            let status = response.status
+            let body = response.body
+            var traced = response
+            traced.body = ResponseBody(contentLength: body.contentLength) { writer in
+                do {
+                    try await ServiceContext.$current.withValue(span.context) {
+                        try await ConnectCallOutcome.$current.withValue(outcome) { try await body.write(writer) }
+                    }
+                } catch {
+                    span.recordError(error)
+                    Self.finish(span, status: status, route: route, outcome: outcome, isGRPC: isGRPC, method: request.method)
+                    throw error
+                }
+                Self.finish(span, status: status, route: route, outcome: outcome, isGRPC: isGRPC, method: request.method)
+            }
+            return traced
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            span.recordError(error)
+            Self.finish(span, status: status, route: routeOf(context), outcome: outcome, isGRPC: isGRPC, method: request.method)
+            throw error
+        }
+    }
+
+    private static func finish(_ span: any Span, status: HTTPResponse.Status, route: String?, outcome: ConnectCallOutcome,
+                               isGRPC: Bool, method: HTTPRequest.Method) {
+        span.attributes["http.response.status_code"] = Int(status.code)
+        if let procedure = outcome.procedure, let code = outcome.code {
+            let name = procedure.hasPrefix("/") ? String(procedure.dropFirst()) : procedure
+            span.operationName = name
+            let wire: ConnectCallInfo.WireFamily = isGRPC ? .grpc : .connect
+            ConnectTracing.setRPCAttributes(on: span, procedure: name, wire: wire)
+            // Codes outside Connect's set (`http_415`) have no RPC status to record.
+            if code == "ok" || ConnectCode(rawValue: code) != nil {
+                ConnectTracing.record(code: ConnectCode(rawValue: code), wire: wire, on: span)
+            }
+            if code != "ok" { span.setStatus(SpanStatus(code: .error, message: code)) }
+        } else {
+            if let route {
+                span.operationName = "\(method.rawValue) \(route)"
+                span.attributes["http.route"] = route
+            }
+            if status.code >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(status.code)")) }
+        }
+        span.end()
+    }
+}
+
+/// Reads trace headers from a request's `HTTPFields`.
+struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        guard let name = HTTPField.Name(key) else { return nil }
+        return carrier[name]
+    }
+}

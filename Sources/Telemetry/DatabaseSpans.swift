@@ -1,0 +1,49 @@
+import Tracing
+
+/// A client span per database call (postgres-nio makes none): `db.system`, the database's name
+/// and the statement as written — with its `$1` placeholders, never the values bound to them.
+public enum DatabaseSpans {
+    /// Runs `body` inside a span named after the statement (`INSERT greetings`); nothing extra
+    /// when tracing is off.
+    public static func run<T>(sql: String, database: String, isolation: isolated (any Actor)? = #isolation,
+                              _ body: () async throws -> T) async throws -> T {
+        guard TracingBootstrap.isEnabled else { return try await body() }
+        return try await withSpan(summary(of: sql), ofKind: .client, isolation: isolation) { span in
+            span.attributes["db.system"] = "postgresql"
+            span.attributes["db.system.name"] = "postgresql"
+            span.attributes["db.namespace"] = database
+            span.attributes["db.name"] = database
+            span.attributes["db.query.text"] = sql
+            span.attributes["db.statement"] = sql
+            return try await body()
+        }
+    }
+
+    /// `OPERATION table` from the statement's first keyword and its target table (`SELECT 1`
+    /// when there is none): short enough for a span name, and the same for every execution.
+    static func summary(of sql: String) -> String {
+        let words = sql.split(whereSeparator: { $0.isWhitespace || $0 == "(" || $0 == "," })
+        guard let first = words.first else { return "query" }
+        let operation = first.uppercased()
+        let marker: String? = switch operation {
+        case "INSERT": "INTO"
+        case "SELECT", "DELETE": "FROM"
+        case "UPDATE": nil
+        default: nil
+        }
+        var table: Substring?
+        if operation == "UPDATE", words.count > 1 {
+            table = words[1]
+        } else if let marker, let index = words.firstIndex(where: { $0.uppercased() == marker }), index + 1 < words.count {
+            table = words[index + 1]
+        }
+        guard let table else { return operation }
+        return "\(operation) \(table.trimmingCharacters(in: ["\"", ";"]))"
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop(while: set.contains).reversed().drop(while: set.contains).reversed())
+    }
+}
