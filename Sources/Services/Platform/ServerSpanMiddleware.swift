@@ -3,15 +3,21 @@ import HTTPTypes
 import Hummingbird
 import Tracing
 
-/// One server span per request (probes and scrapes aside), in the trace the request's
+/// One server span per request (probes and scrapes without trace context aside), in the trace the request's
 /// `traceparent` names (a new one without it). Named `METHOD /route` for REST and
 /// `pkg.Service/Method` for RPCs, with the conventions' attributes; an RPC's code sets the
 /// span's status — an error code is an error even though it is answered, not thrown — and so
 /// does a 5xx. The span covers the response body too: a stream's handler runs while the body is
 /// written, after this middleware has returned, and its queries and log lines belong to it.
 struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var traceparent: HTTPField.Name { HTTPField.Name("traceparent")! }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if RequestLogMiddleware<Context>.routineRequests.contains(request.uri.path) { return try await next(request, context) }
+        // Probes and scrapes (no trace context) make no spans; a health URL called within a
+        // trace (caller's GET of custom-lang's /healthz) is part of it.
+        if RequestLogMiddleware<Context>.routineRequests.contains(request.uri.path), request.headers[Self.traceparent] == nil {
+            return try await next(request, context)
+        }
         var parent = ServiceContext.current ?? .topLevel
         InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         let span = InstrumentationSystem.tracer.startSpan("\(request.method.rawValue) \(request.uri.path)", context: parent, ofKind: .server)
