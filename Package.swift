@@ -159,7 +159,8 @@ let package = Package(
             name: "TelemetryTests",
             dependencies: [
                 "Telemetry", "Protos", "TestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Golden"]

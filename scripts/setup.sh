@@ -10,7 +10,7 @@ command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # h2c) and its stubs' plugins,
 # grpcio (gRPC over h2c) with its health and reflection clients.
 # kubernetes-validate and jsonschema (+PyYAML) check the rendered Kubernetes and Traefik manifests.
-PIP_PACKAGES=(buf-bin connectrpc==0.13.0 grpcio==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn hypercorn kubernetes-validate jsonschema pyyaml)
+PIP_PACKAGES=(buf-bin opentelemetry-proto==1.45.2 connectrpc==0.13.0 grpcio==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn hypercorn kubernetes-validate jsonschema pyyaml)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
