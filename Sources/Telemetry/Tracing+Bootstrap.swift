@@ -29,7 +29,7 @@ public enum TracingBootstrap {
         configuration.metrics.enabled = false
         configuration.logs.enabled = false
         configuration.traces.enabled = true
-        configuration.diagnosticLogger = .custom(Logger(label: "otel") { _ in OncePerMessageLogHandler(wrapping: logger) })
+        configuration.diagnosticLogger = .custom(Logger(label: "otel") { _ in OncePerMessageLogHandler(wrapping: logger, endpoint: settings.endpoint) })
         configuration.diagnosticLogLevel = .warning
         let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
         guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
@@ -49,12 +49,14 @@ public enum TracingBootstrap {
 /// `traceparent`, which would otherwise flood the service's log while the cause persists.
 struct OncePerMessageLogHandler: LogHandler {
     private let target: Logger
+    private let endpoint: String
     private let seen = NIOLockedValueBox<Set<String>>([])
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .warning
 
-    init(wrapping target: Logger) {
+    init(wrapping target: Logger, endpoint: String) {
         self.target = target
+        self.endpoint = endpoint
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -68,7 +70,10 @@ struct OncePerMessageLogHandler: LogHandler {
         guard first else { return }
         var merged = metadata.merging(event.metadata ?? [:]) { $1 }
         merged["component"] = "tracing"
+        merged["endpoint"] = "\(endpoint)"
         merged["repeats"] = "not logged"
-        target.log(level: event.level, "tracing: \(text)", metadata: merged)
+        // What it means for the user: the service is fine, its spans are not.
+        let consequence = text.contains("export") ? " Spans are dropped while the endpoint does not answer (OTEL_EXPORTER_OTLP_ENDPOINT); requests are served as usual." : ""
+        target.log(level: event.level, "tracing: \(text)\(consequence)", metadata: merged)
     }
 }

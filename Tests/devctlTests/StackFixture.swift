@@ -47,10 +47,10 @@ struct StackFixture {
     /// A fixture whose stack `arguments` (an `up -d …`) started. Its ports were free when chosen,
     /// but another test's server can take one before `up` binds it: then `up` refuses with "in
     /// use" and nothing started, and a fresh fixture (new ports) tries again, at most three times.
-    static func started(_ arguments: [String]) async throws -> (StackFixture, Subprocess.Output) {
+    static func started(_ arguments: [String], environment: [String: String] = [:]) async throws -> (StackFixture, Subprocess.Output) {
         for attempt in 1...3 {
             let fixture = try make()
-            let up = try await fixture.devctl(arguments)
+            let up = try await fixture.devctl(arguments, environment: environment)
             if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
                 await fixture.tearDown()
                 continue
