@@ -130,6 +130,59 @@ import Testing
         http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
         """
 
+    /// W3C trace context at the edge: a valid `traceparent` passes unchanged, a malformed or
+    /// missing one is replaced by a new trace; the trace id is the response's X-Request-Id (the
+    /// edge's own answers too) and is in the access log.
+    @Test func traceContextIsKeptOrStartedAndNamesTheRequest() async throws {
+        let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed")
+        let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.echoServer.write(toFile: folder + "/echo.py", atomically: true, encoding: .utf8)
+        let ports = try FreePorts.take(2)
+        let (backendPort, edgePort) = (ports[0], ports[1])
+        let backend = try ProcessSpawner.spawn(python, [folder + "/echo.py", String(backendPort)])
+        defer {
+            kill(backend, SIGKILL)
+            _ = ProcessSpawner.wait(for: backend)
+        }
+        let model = RouteModel(
+            port: edgePort,
+            routes: [.init(service: "auth", pathPrefix: "/auth", port: backendPort, middlewares: [], readinessPath: "/readyz")],
+            cors: .init(allowedOrigins: []), rateLimit: .init(), tokenIssuer: nil
+        )
+        let edge = try Self.startEdge(haproxy, model, in: folder)
+        defer {
+            kill(edge, SIGKILL)
+            _ = ProcessSpawner.wait(for: edge)
+        }
+        #expect(await eventually(.seconds(20), every: .milliseconds(200)) { (try? await Self.get(port: edgePort, path: "/auth/ready").status) == 200 })
+
+        func traceparent(seenIn reply: (status: Int, headers: [String: String], body: String)) -> String? {
+            (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"]
+        }
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let kept = try await Self.get(port: edgePort, path: "/auth/kept", headers: ["traceparent": valid])
+        #expect(traceparent(seenIn: kept) == valid, "\(kept.body)")
+        #expect(kept.headers["x-request-id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+
+        for malformed in [nil, "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"] as [String?] {
+            let reply = try await Self.get(port: edgePort, path: "/auth/new", headers: malformed.map { ["traceparent": $0] } ?? [:])
+            let seen = try #require(traceparent(seenIn: reply), "\(reply.body)")
+            #expect(seen.wholeMatch(of: /00-[0-9a-f]{32}-[0-9a-f]{16}-01/) != nil, "\(seen)")
+            #expect(seen != valid)
+            #expect(reply.headers["x-request-id"] == String(seen.split(separator: "-")[1]))
+        }
+        // The edge's own answer (no route) names its request too.
+        let notFound = try await Self.get(port: edgePort, path: "/nowhere", headers: ["traceparent": valid])
+        #expect(notFound.status == 404)
+        #expect(notFound.headers["x-request-id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(await eventually(.seconds(5)) {
+            ((try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? "").split(separator: "\n")
+                .contains { $0.contains("GET /auth/kept") && $0.hasSuffix("trace_id=4bf92f3577b34da6a3ce929d0e0e4736") }
+        }, "\((try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? "")")
+    }
+
     @Test func rateLimitCorsAndIdentityHeadersHoldAtRuntime() async throws {
         let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed")
         let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
