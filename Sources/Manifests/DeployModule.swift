@@ -83,13 +83,16 @@ public struct DeployEnvironment: Sendable, Equatable {
     public var replicas: Int?
     public var host: String = "localhost"
     public var resources: [String: [String: String]]?
+    /// Where the services send traces (`OTEL_EXPORTER_OTLP_ENDPOINT`: a collector or Tempo);
+    /// empty, the default, turns tracing off.
+    public var otlpEndpoint: String = ""
 
     static func parse(_ text: String, name: String, file: String) throws -> DeployEnvironment {
         try YAMLLock.withLock {
             let root = try ConfigFileError.compose(yaml: text, file: file)
             let sink = DiagnosticSink(file: file)
             var environment = DeployEnvironment(name: name, namespace: "devctl-\(name)")
-            for (key, value) in YAMLCursor(node: root, keyPath: "", sink: sink).entries(allowedKeys: ["namespace", "image", "replicas", "host", "resources"]) ?? [] {
+            for (key, value) in YAMLCursor(node: root, keyPath: "", sink: sink).entries(allowedKeys: ["namespace", "image", "replicas", "host", "resources", "otlp_endpoint"]) ?? [] {
                 switch key {
                 case "namespace": environment.namespace = value.string ?? environment.namespace
                 case "image":
@@ -98,6 +101,7 @@ public struct DeployEnvironment: Sendable, Equatable {
                     }
                 case "replicas": environment.replicas = value.int
                 case "host": environment.host = value.string ?? environment.host
+                case "otlp_endpoint": environment.otlpEndpoint = value.string ?? ""
                 default:
                     var resources: [String: [String: String]] = [:]
                     for (group, values) in value.entries(allowedKeys: ["requests", "limits"]) ?? [] {

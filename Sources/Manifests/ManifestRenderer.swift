@@ -65,6 +65,9 @@ struct ManifestRenderer {
         for variable in service?.environment ?? [] where plain[variable.name] == nil && variable.name != "JWT_SECRET" {
             plain[variable.name] = variable.value
         }
+        // Tracing per environment (the env file's otlp_endpoint; empty: off), named after the app.
+        if plain["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil { plain["OTEL_EXPORTER_OTLP_ENDPOINT"] = environment.otlpEndpoint }
+        if plain["OTEL_SERVICE_NAME"] == nil { plain["OTEL_SERVICE_NAME"] = module.app }
         for name in plain.keys.sorted() { env.append(["name": name, "value": inCluster(plain[name] ?? "")]) }
         for secret in secretKeys(service) {
             env.append(["name": secret, "valueFrom": ["secretKeyRef": ["name": "\(module.app)-secrets", "key": secret]]])

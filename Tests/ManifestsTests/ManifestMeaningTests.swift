@@ -74,6 +74,25 @@ import YAMLSupport
         }
     }
 
+    /// Tracing per environment: the env file's `otlp_endpoint` (prod's collector; empty, off,
+    /// for a local cluster) and each service under its own name.
+    @Test(arguments: [("prod", "http://tempo.monitoring.svc:4318"), ("local", "")])
+    func tracingIsWiredPerEnvironment(environment: String, endpoint: String) async throws {
+        let objects = try await Self.objects(environment)
+        let deployments = objects.filter { $0.key.hasPrefix("Deployment/") && $0.key != "Deployment/postgres" }
+        #expect(!deployments.isEmpty)
+        for (name, deployment) in deployments {
+            let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
+            let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+            var env: [String: String] = [:]
+            for variable in (container["env"] as? [[String: Any]]) ?? [] {
+                if let key = variable["name"] as? String, let value = variable["value"] as? String { env[key] = value }
+            }
+            #expect(env["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint, "\(name)")
+            #expect(env["OTEL_SERVICE_NAME"] == String(name.dropFirst("Deployment/".count)), "\(name)")
+        }
+    }
+
     @Test func servicesFindEachOtherByInClusterNamesAndSecretsComeFromSecrets() async throws {
         let objects = try await Self.objects("prod")
         for (name, deployment) in objects where name.hasPrefix("Deployment/") {
