@@ -28,7 +28,7 @@ python3 - "$dir" <<'PY'
 import re, socket, sys
 def free():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081)}
+ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318)}
 text = open("devctl.yaml").read()
 text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
 text = re.sub(r"rate_limit: \{[^}]*\}", "rate_limit: {average: 1000000, burst: 1000000}", text)

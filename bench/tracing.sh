@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# What tracing costs (issue 15; not a test, prints figures): Greet through the edge (JWT,
+# → caller → custom-lang, two inserts: 7 spans a request) with tracing off
+# (OTEL_EXPORTER_OTLP_ENDPOINT empty) and on (the services export to devctl's own receiver, as
+# `devctl up` runs it), one stack per run, runs interleaved and their order rotated; medians and
+# the ratio. Target: tracing on costs ≤ 10 % of throughput.
+# ROUNDS (3), DURATION seconds per run (10), CONNECTIONS (32); DEVCTL_BIN to measure a given binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}; duration=${DURATION:-10}; connections=${CONNECTIONS:-32}
+command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
+if [ -n "${DEVCTL_BIN:-}" ]; then
+    devctl=$(realpath "$DEVCTL_BIN")
+else
+    swift build -c release --product devctl >/dev/null
+    devctl=$(swift build -c release --show-bin-path)/devctl
+fi
+
+# A copy of the stack on free ports, the edge's rate limit out of the way.
+dir=$(mktemp -d /tmp/devctl-bench-tracing-XXXXXX); chmod 755 "$dir"
+python3 - "$dir" <<'PY'
+import re, socket, sys
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318)}
+text = open("devctl.yaml").read()
+text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
+text = re.sub(r"rate_limit: \{[^}]*\}", "rate_limit: {average: 1000000, burst: 1000000}", text)
+open(sys.argv[1] + "/devctl.yaml", "w").write(text)
+PY
+for s in Sources/Services/*/Migrations; do mkdir -p "$dir/$s"; cp "$s"/*.sql "$dir/$s/"; done
+cleanup() { (cd "$dir" && "$devctl" down --purge --yes >/dev/null 2>&1) || true; rm -rf "$dir"; }
+trap cleanup EXIT
+edge=$(awk '/^edge:/{f=1} f && /port:/{print $2; exit}' "$dir/devctl.yaml")
+
+start() { # off|on
+    if [ "$1" = off ]; then (cd "$dir" && OTEL_EXPORTER_OTLP_ENDPOINT= "$devctl" up -d >/dev/null); else (cd "$dir" && "$devctl" up -d >/dev/null); fi
+    curl -fs -XPOST "http://127.0.0.1:$edge/auth/signup" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' >/dev/null || true
+    local token
+    token=$(curl -fs -XPOST "http://127.0.0.1:$edge/auth/login" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    cat > "$dir/greet.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"name":"bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+    # Warm-up: pools, prepared statements, the first batches.
+    wrk -t2 -c"$connections" -d2s -s "$dir/greet.lua" "http://127.0.0.1:$edge/greeter.v1.GreeterService/Greet" >/dev/null
+}
+
+declare -A rates p99s
+modes=(off on)
+for round in $(seq "$rounds"); do
+    for offset in 0 1; do
+        mode=${modes[$(( (offset + round) % 2 ))]}
+        start "$mode"
+        wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$dir/greet.lua" "http://127.0.0.1:$edge/greeter.v1.GreeterService/Greet" >"$dir/wrk.out"
+        rate=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk.out"); p99=$(awk '$1=="99%" {print $2}' "$dir/wrk.out")
+        non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.out")
+        [ -z "$non2xx" ] || { echo "bench: $mode answered $non2xx non-2xx responses" >&2; exit 1; }
+        if [ "$mode" = on ]; then
+            traces=$(cd "$dir" && "$devctl" traces --json --limit 1000 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["held"])')
+            echo "round $round  tracing $mode  $rate req/s  p99 $p99  (devctl holds $traces traces)" >&2
+        else
+            echo "round $round  tracing $mode  $rate req/s  p99 $p99" >&2
+        fi
+        rates[$mode]+="$rate "; p99s[$mode]+="$p99 "
+        (cd "$dir" && "$devctl" down >/dev/null)
+    done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+off=$(median <<<"${rates[off]}"); on=$(median <<<"${rates[on]}")
+echo "release build, $(nproc) cores, wrk -t2 -c$connections -d${duration}s, Greet through the edge, $rounds interleaved rounds, medians:"
+printf '  tracing off                    %10.0f req/s   p99 %s\n' "$off" "$(median <<<"$(sed 's/ms//g' <<<"${p99s[off]}")") ms"
+printf '  tracing on (devctl receiver)   %10.0f req/s   p99 %s\n' "$on" "$(median <<<"$(sed 's/ms//g' <<<"${p99s[on]}")") ms"
+python3 -c "off, on = $off, $on; cost = (1 - on / off) * 100; print(f'  cost of tracing                {cost:9.1f} %    target ≤ 10 %   {\"PASS\" if cost <= 10 else \"MISS\"}')"
