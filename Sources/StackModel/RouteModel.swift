@@ -31,9 +31,9 @@ public struct RouteModel: Sendable, Equatable {
         public var allowedMethods = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
         public var allowedHeaders = [
             "Authorization", "Content-Type", "Accept", "Accept-Language", "Connect-Protocol-Version",
-            "Connect-Timeout-Ms", "Grpc-Timeout", "X-Grpc-Web", "X-User-Agent",
+            "Connect-Timeout-Ms", "Grpc-Timeout", "X-Grpc-Web", "X-User-Agent", "Traceparent", "Tracestate",
         ]
-        public var exposedHeaders = ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Connect-Protocol-Version"]
+        public var exposedHeaders = ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Connect-Protocol-Version", "X-Request-Id"]
         public var maxAgeSeconds = 7200
         public var allowCredentials = true
 

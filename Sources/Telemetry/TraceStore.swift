@@ -110,13 +110,13 @@ public actor TraceStore {
                 span.attributes[key] = String(value.prefix(Self.maxAttributeLength)) + "…"
             }
             if span.name.count > Self.maxAttributeLength { span.name = String(span.name.prefix(Self.maxAttributeLength)) + "…" }
-            if var existing = traces[span.traceID] {
-                guard existing.count < maxSpansPerTrace else {
+            if let count = traces[span.traceID]?.count {
+                guard count < maxSpansPerTrace else {
                     droppedSpans += 1
                     continue
                 }
-                existing.append(span)
-                traces[span.traceID] = existing
+                // In place: no copy of the trace's spans per span.
+                traces[span.traceID]?.append(span)
             } else {
                 traces[span.traceID] = [span]
                 remember(span.traceID)

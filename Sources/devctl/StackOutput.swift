@@ -19,6 +19,13 @@ enum StackOutput {
         if let postgres = state.postgres {
             text += "\npostgres \(postgres.address) (\(postgres.embedded ? "embedded" : "DATABASE_URL"))"
         }
+        if let traces = state.traces {
+            if let receiver = traces.receiver {
+                text += "\ntraces   \(receiver.replacingOccurrences(of: "http://", with: "")) (devctl traces)"
+            } else if let external = traces.externalEndpoint {
+                text += external.isEmpty ? "\ntraces   off (OTEL_EXPORTER_OTLP_ENDPOINT is empty)" : "\ntraces   sent to \(external)"
+            }
+        }
         return text
     }
 
@@ -38,6 +45,7 @@ struct StackStatusView: Encodable {
     var phase: String
     var supervisorPID: Int32?
     var postgres: StackState.PostgresRecord?
+    var traces: StackState.TracesRecord?
     var processes: [ProcessRecord]
     var failure: String?
 
@@ -47,6 +55,7 @@ struct StackStatusView: Encodable {
         phase = state.phase.rawValue
         supervisorPID = running ? state.supervisorPID : nil
         postgres = state.postgres
+        traces = state.traces
         processes = state.processes
         failure = state.failure
     }

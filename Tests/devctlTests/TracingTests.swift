@@ -264,6 +264,27 @@ final class BackgroundProcess: @unchecked Sendable {
         #expect(warnings.first?.contains("\"level\":\"warning\"") == true, "\(errors)")
     }
 
+    /// The exporter stops last and flushes: a span still waiting for its batch (a minute's delay)
+    /// reaches the receiver when the service is stopped gracefully.
+    @Test func aGracefulStopFlushesWaitingSpans() async throws {
+        let spansFile = NSTemporaryDirectory() + "devctl-otlp-\(UUID().uuidString.prefix(8)).jsonl"
+        FileManager.default.createFile(atPath: spansFile, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: spansFile) }
+        guard let python = Subprocess.findExecutable("python3") else { throw DevctlFailure("python3 is missing") }
+        let receiver = try BackgroundProcess(python, [Self.peers + "/otlp_receiver.py", spansFile])
+        defer { receiver.stop() }
+        let receiverPort = try receiver.firstLine()
+        let (service, port) = try serve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_BSP_SCHEDULE_DELAY": "60000"])
+        defer { service.stop() }
+        #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
+        #expect(try await healthz(port, traced: true) == 200)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(((try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? "").isEmpty, "exported before the batch delay")
+        service.stop()
+        let received = (try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? ""
+        #expect(received.contains(Self.traceID) && received.contains("GET /healthz"), "\(received)")
+    }
+
     /// Off (endpoint unset or empty): nothing is exported and nothing is said about it.
     @Test(arguments: [nil, ""] as [String?])
     func offSaysAndSendsNothing(endpoint: String?) async throws {

@@ -23,8 +23,6 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         let span = InstrumentationSystem.tracer.startSpan("\(request.method.rawValue) \(request.uri.path)", context: parent, ofKind: .server)
         span.attributes["http.request.method"] = request.method.rawValue
         span.attributes["url.path"] = request.uri.path
-        span.attributes["url.scheme"] = "http"
-        if let agent = request.headers[.userAgent] { span.attributes["user_agent.original"] = agent }
         let outcome = ConnectCallOutcome.current ?? ConnectCallOutcome()
         let isGRPC = request.headers[.contentType]?.lowercased().hasPrefix("application/grpc") ?? false
         let routeOf = { (context: Context) in context.endpointPath }
@@ -35,6 +33,13 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
             let route = routeOf(context)
             let status = response.status
             let body = response.body
+            // A body of known length was made before this returned (Connect unary, REST JSON):
+            // nothing runs while it is written, so the span ends here and the body is written as
+            // it is (wrapping it in a closure cost a write and a flush of its own per response).
+            if body.contentLength != nil {
+                Self.finish(span, status: status, route: route, outcome: outcome, isGRPC: isGRPC, method: request.method)
+                return response
+            }
             var traced = response
             traced.body = ResponseBody(contentLength: body.contentLength) { writer in
                 do {
