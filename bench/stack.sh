@@ -5,6 +5,7 @@
 # and the whole stack's memory idle. Its own copy of the stack on free ports; not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 runs=${RUNS:-5}
 duration=${DURATION:-10}
 connections=${CONNECTIONS:-32}
@@ -24,17 +25,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 # A copy of the stack with every port moved to a free one; the edge's rate limit raised so wrk
 # measures routing, auth and CORS rather than 429s.
 dir=$(mktemp -d /tmp/devctl-bench-stack-XXXXXX); chmod 755 "$dir"
-python3 - "$dir" <<'PY'
-import re, socket, sys
-def free():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318)}
-text = open("devctl.yaml").read()
-text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
-text = re.sub(r"rate_limit: \{[^}]*\}", "rate_limit: {average: 1000000, burst: 1000000}", text)
-open(sys.argv[1] + "/devctl.yaml", "w").write(text)
-PY
-for s in Sources/Services/*/Migrations; do mkdir -p "$dir/$s"; cp "$s"/*.sql "$dir/$s/"; done
+copy_stack "$dir"
 cleanup() { (cd "$dir" && "$devctl" down --purge --yes >/dev/null 2>&1) || true; rm -rf "$dir"; }
 trap cleanup EXIT
 run() { (cd "$dir" && "$devctl" "$@"); }

@@ -7,6 +7,7 @@
 # ROUNDS (3), DURATION seconds per run (10), CONNECTIONS (32); DEVCTL_BIN to measure a given binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 rounds=${ROUNDS:-3}; duration=${DURATION:-10}; connections=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
 if [ -n "${DEVCTL_BIN:-}" ]; then
@@ -18,17 +19,7 @@ fi
 
 # A copy of the stack on free ports, the edge's rate limit out of the way.
 dir=$(mktemp -d /tmp/devctl-bench-tracing-XXXXXX); chmod 755 "$dir"
-python3 - "$dir" <<'PY'
-import re, socket, sys
-def free():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318)}
-text = open("devctl.yaml").read()
-text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
-text = re.sub(r"rate_limit: \{[^}]*\}", "rate_limit: {average: 1000000, burst: 1000000}", text)
-open(sys.argv[1] + "/devctl.yaml", "w").write(text)
-PY
-for s in Sources/Services/*/Migrations; do mkdir -p "$dir/$s"; cp "$s"/*.sql "$dir/$s/"; done
+copy_stack "$dir"
 cleanup() { (cd "$dir" && "$devctl" down --purge --yes >/dev/null 2>&1) || true; rm -rf "$dir"; }
 trap cleanup EXIT
 edge=$(awk '/^edge:/{f=1} f && /port:/{print $2; exit}' "$dir/devctl.yaml")

@@ -3,6 +3,7 @@ import Crypto
 import Database
 import DevctlCore
 import Foundation
+import Testing
 import TestSupport
 import Logging
 import NIOCore
@@ -59,6 +60,21 @@ struct StackFixture {
         }
         throw DevctlFailure("unreachable")
     }
+    /// Runs `body` on a stack `up -d` started (with `environment`); on failure the processes'
+    /// last log lines are attached; the stack is always torn down.
+    static func withStarted(environment: [String: String] = [:], _ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
+        let (fixture, up) = try await started(["up", "-d", "--timeout", "90"], environment: environment)
+        do {
+            try await body(fixture, up)
+        } catch {
+            let logs = try? await fixture.devctl(["logs", "--tail", "20"])
+            Issue.record("stack logs:\n\(logs?.stdout ?? "")")
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
     var edge: String { "http://127.0.0.1:\(port(30081))" }
 
     func devctl(_ arguments: [String], environment: [String: String] = [:]) async throws -> Subprocess.Output {

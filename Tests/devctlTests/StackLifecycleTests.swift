@@ -28,16 +28,7 @@ import Testing
 
     /// Runs `body` on a started stack; on failure the processes' last log lines are attached.
     private func withStartedStack(_ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
-        let (fixture, up) = try await StackFixture.started(["up", "-d", "--timeout", "90"])
-        do {
-            try await body(fixture, up)
-        } catch {
-            let logs = try? await fixture.devctl(["logs", "--tail", "20"])
-            Issue.record("stack logs:\n\(logs?.stdout ?? "")")
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await StackFixture.withStarted(body)
     }
 
     /// Greet over gRPC through the edge, the message encoded by hand (field 1: name "gRPC").

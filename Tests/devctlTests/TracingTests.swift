@@ -92,20 +92,15 @@ final class BackgroundProcess: @unchecked Sendable {
     }
 
     private func withStack(environment: [String: String], _ body: (StackFixture) async throws -> Void) async throws {
-        let (fixture, up) = try await StackFixture.started(["up", "-d", "--timeout", "90"], environment: environment)
-        do {
+        try await StackFixture.withStarted(environment: environment) { fixture, up in
             #expect(up.status == 0, "up -d: \(up.stdout)\n\(up.stderr)")
             try await body(fixture)
-        } catch {
-            let logs = try? await fixture.devctl(["logs", "--tail", "20"])
-            Issue.record("stack logs:\n\(logs?.stdout ?? "")")
-            await fixture.tearDown()
-            throw error
         }
-        await fixture.tearDown()
     }
 
-    @Test func everySpanReachesAReceiverThatIsNotOurs() async throws {
+    /// PyPI's opentelemetry-proto behind a plain Python OTLP/HTTP receiver: `body` gets its port
+    /// and reads what it received (one JSON object per span).
+    private func withPythonReceiver(_ body: (_ port: String, _ received: @escaping () -> [ReceivedSpan]) async throws -> Void) async throws {
         let spansFile = NSTemporaryDirectory() + "devctl-otlp-\(UUID().uuidString.prefix(8)).jsonl"
         FileManager.default.createFile(atPath: spansFile, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: spansFile) }
@@ -113,56 +108,61 @@ final class BackgroundProcess: @unchecked Sendable {
         let receiver = try BackgroundProcess(python, [Self.peers + "/otlp_receiver.py", spansFile])
         defer { receiver.stop() }
         let port = try receiver.firstLine()
-        let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)", "OTEL_BSP_SCHEDULE_DELAY": "200"]
-        try await withStack(environment: environment) { fixture in
-            let secretName = "value-\(UUID().uuidString.prefix(8))"
-            let greet = try await greetThroughEdge(fixture, body: #"{"name":"\#(secretName)"}"#, token: token(fixture))
-            #expect(greet.status == 200, "\(greet.body)")
-            #expect(greet.headers["x-request-id"] == Self.traceID)
+        try await body(port) {
+            let text = (try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(ReceivedSpan.self, from: Data($0.utf8)) }
+        }
+    }
 
-            func received() -> [ReceivedSpan] {
-                let text = (try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? ""
-                return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(ReceivedSpan.self, from: Data($0.utf8)) }
-            }
-            func inTrace() -> [ReceivedSpan] { received().filter { $0.trace_id == Self.traceID } }
-            // greeter (server, client, insert), caller (server, GET, insert), custom-lang: 7.
-            #expect(await eventually(.seconds(20)) { inTrace().count >= 7 && inTrace().contains { $0.service == "custom-lang" } },
-                    "spans: \(received().map { "\($0.service) \($0.name)" })")
-            let spans = inTrace()
-            func one(_ service: String, _ name: String, kind: Int) throws -> ReceivedSpan {
-                try #require(spans.first { $0.service == service && $0.name == name && $0.kind == kind },
-                             "no \(service) span \(name) (kind \(kind)) in \(spans.map { "\($0.service) \($0.name) \($0.kind)" })")
-            }
-            // OTLP span kinds: 2 server, 3 client.
-            let greeterServer = try one("greeter", "greeter.v1.GreeterService/Greet", kind: 2)
-            let greeterClient = try one("greeter", "caller.v1.CallerService/CallExternal", kind: 3)
-            let callerServer = try one("caller", "caller.v1.CallerService/CallExternal", kind: 2)
-            let callerGET = try one("caller", "GET", kind: 3)
-            let customLang = try one("custom-lang", "GET /healthz", kind: 2)
-            let greeterInsert = try one("greeter", "INSERT greetings", kind: 3)
-            let callerInsert = try one("caller", "INSERT call_logs", kind: 3)
-            // The chain: the client's span (kept by the edge) → greeter → its client → caller →
-            // caller's GET → custom-lang.
-            #expect(greeterServer.parent_span_id == Self.clientSpanID)
-            #expect(greeterClient.parent_span_id == greeterServer.span_id)
-            #expect(callerServer.parent_span_id == greeterClient.span_id)
-            #expect(callerGET.parent_span_id == callerServer.span_id)
-            #expect(customLang.parent_span_id == callerGET.span_id)
-            #expect(greeterInsert.parent_span_id == greeterServer.span_id)
-            #expect(callerInsert.parent_span_id == callerServer.span_id)
-            #expect(greeterInsert.attributes["db.namespace"] == "greeter_db")
-            #expect(callerInsert.attributes["db.namespace"] == "caller_db")
-            #expect(greeterInsert.attributes["db.system"] == "postgresql")
-            #expect(greeterInsert.attributes["db.query.text"]?.contains("$1") == true)
-            #expect(greeterServer.attributes["rpc.system"] == "connect_rpc")
-            #expect(greeterServer.attributes["rpc.service"] == "greeter.v1.GreeterService")
-            #expect(greeterServer.attributes["rpc.method"] == "Greet")
-            // Values never leave in a span: the name sent is in no attribute of any span.
-            #expect(!received().contains { span in span.attributes.values.contains { $0.contains(secretName) } || span.name.contains(secretName) })
+    @Test func everySpanReachesAReceiverThatIsNotOurs() async throws {
+        try await withPythonReceiver { port, received in
+            let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)", "OTEL_BSP_SCHEDULE_DELAY": "200"]
+            try await withStack(environment: environment) { fixture in
+                let secretName = "value-\(UUID().uuidString.prefix(8))"
+                let greet = try await greetThroughEdge(fixture, body: #"{"name":"\#(secretName)"}"#, token: token(fixture))
+                #expect(greet.status == 200, "\(greet.body)")
+                #expect(greet.headers["x-request-id"] == Self.traceID)
 
-            // Log lines inside a request carry its trace.
-            let logs = try await fixture.devctl(["logs", "greeter", "--tail", "50"])
-            #expect(logs.stdout.contains(Self.traceID), "\(logs.stdout)")
+                func inTrace() -> [ReceivedSpan] { received().filter { $0.trace_id == Self.traceID } }
+                // greeter (server, client, insert), caller (server, GET, insert), custom-lang: 7.
+                #expect(await eventually(.seconds(20)) { inTrace().count >= 7 && inTrace().contains { $0.service == "custom-lang" } },
+                        "spans: \(received().map { "\($0.service) \($0.name)" })")
+                let spans = inTrace()
+                func one(_ service: String, _ name: String, kind: Int) throws -> ReceivedSpan {
+                    try #require(spans.first { $0.service == service && $0.name == name && $0.kind == kind },
+                                 "no \(service) span \(name) (kind \(kind)) in \(spans.map { "\($0.service) \($0.name) \($0.kind)" })")
+                }
+                // OTLP span kinds: 2 server, 3 client.
+                let greeterServer = try one("greeter", "greeter.v1.GreeterService/Greet", kind: 2)
+                let greeterClient = try one("greeter", "caller.v1.CallerService/CallExternal", kind: 3)
+                let callerServer = try one("caller", "caller.v1.CallerService/CallExternal", kind: 2)
+                let callerGET = try one("caller", "GET", kind: 3)
+                let customLang = try one("custom-lang", "GET /healthz", kind: 2)
+                let greeterInsert = try one("greeter", "INSERT greetings", kind: 3)
+                let callerInsert = try one("caller", "INSERT call_logs", kind: 3)
+                // The chain: the client's span (kept by the edge) → greeter → its client → caller →
+                // caller's GET → custom-lang.
+                #expect(greeterServer.parent_span_id == Self.clientSpanID)
+                #expect(greeterClient.parent_span_id == greeterServer.span_id)
+                #expect(callerServer.parent_span_id == greeterClient.span_id)
+                #expect(callerGET.parent_span_id == callerServer.span_id)
+                #expect(customLang.parent_span_id == callerGET.span_id)
+                #expect(greeterInsert.parent_span_id == greeterServer.span_id)
+                #expect(callerInsert.parent_span_id == callerServer.span_id)
+                #expect(greeterInsert.attributes["db.namespace"] == "greeter_db")
+                #expect(callerInsert.attributes["db.namespace"] == "caller_db")
+                #expect(greeterInsert.attributes["db.system"] == "postgresql")
+                #expect(greeterInsert.attributes["db.query.text"]?.contains("$1") == true)
+                #expect(greeterServer.attributes["rpc.system"] == "connect_rpc")
+                #expect(greeterServer.attributes["rpc.service"] == "greeter.v1.GreeterService")
+                #expect(greeterServer.attributes["rpc.method"] == "Greet")
+                // Values never leave in a span: the name sent is in no attribute of any span.
+                #expect(!received().contains { span in span.attributes.values.contains { $0.contains(secretName) } || span.name.contains(secretName) })
+
+                // Log lines inside a request carry its trace.
+                let logs = try await fixture.devctl(["logs", "greeter", "--tail", "50"])
+                #expect(logs.stdout.contains(Self.traceID), "\(logs.stdout)")
+            }
         }
     }
 
@@ -267,22 +267,16 @@ final class BackgroundProcess: @unchecked Sendable {
     /// The exporter stops last and flushes: a span still waiting for its batch (a minute's delay)
     /// reaches the receiver when the service is stopped gracefully.
     @Test func aGracefulStopFlushesWaitingSpans() async throws {
-        let spansFile = NSTemporaryDirectory() + "devctl-otlp-\(UUID().uuidString.prefix(8)).jsonl"
-        FileManager.default.createFile(atPath: spansFile, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: spansFile) }
-        guard let python = Subprocess.findExecutable("python3") else { throw DevctlFailure("python3 is missing") }
-        let receiver = try BackgroundProcess(python, [Self.peers + "/otlp_receiver.py", spansFile])
-        defer { receiver.stop() }
-        let receiverPort = try receiver.firstLine()
-        let (service, port) = try serve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_BSP_SCHEDULE_DELAY": "60000"])
-        defer { service.stop() }
-        #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
-        #expect(try await healthz(port, traced: true) == 200)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(((try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? "").isEmpty, "exported before the batch delay")
-        service.stop()
-        let received = (try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? ""
-        #expect(received.contains(Self.traceID) && received.contains("GET /healthz"), "\(received)")
+        try await withPythonReceiver { receiverPort, received in
+            let (service, port) = try serve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_BSP_SCHEDULE_DELAY": "60000"])
+            defer { service.stop() }
+            #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
+            #expect(try await healthz(port, traced: true) == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received().isEmpty, "exported before the batch delay")
+            service.stop()
+            #expect(received().contains { $0.trace_id == Self.traceID && $0.name == "GET /healthz" }, "\(received().map(\.name))")
+        }
     }
 
     /// Off (endpoint unset or empty): nothing is exported and nothing is said about it.

@@ -7,13 +7,10 @@ import Logging
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
-    /// Health probes and metrics scrapes: logged at debug.
-    static var routineRequests: Set<String> { ["/healthz", "/readyz", "/metrics", "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"] }
-
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Probes and scrapes come every second from the supervisor and the edge: at info they
         // would bury every real request (and fill the log files of an idle stack).
-        let level: Logger.Level = Self.routineRequests.contains(request.uri.path) ? .debug : .info
+        let level: Logger.Level = RoutineRequests.paths.contains(request.uri.path) ? .debug : .info
         // Nothing is measured or allocated for a line that will not be written.
         guard context.logger.logLevel <= level else { return try await next(request, context) }
         let start = ContinuousClock.now
@@ -51,4 +48,10 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
+}
+
+/// The paths probes and scrapes use, made once (a generic middleware cannot hold a stored static,
+/// and a computed set was built, and its strings hashed, on every request).
+enum RoutineRequests {
+    static let paths: Set<String> = ["/healthz", "/readyz", "/metrics", "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]
 }

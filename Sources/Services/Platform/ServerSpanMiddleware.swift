@@ -10,12 +10,10 @@ import Tracing
 /// does a 5xx. The span covers the response body too: a stream's handler runs while the body is
 /// written, after this middleware has returned, and its queries and log lines belong to it.
 struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var traceparent: HTTPField.Name { HTTPField.Name("traceparent")! }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Probes and scrapes (no trace context) make no spans; a health URL called within a
         // trace (caller's GET of custom-lang's /healthz) is part of it.
-        if RequestLogMiddleware<Context>.routineRequests.contains(request.uri.path), request.headers[Self.traceparent] == nil {
+        if RoutineRequests.paths.contains(request.uri.path), request.headers[.traceparent] == nil {
             return try await next(request, context)
         }
         var parent = ServiceContext.current ?? .topLevel
@@ -92,4 +90,8 @@ struct HTTPFieldsExtractor: Extractor {
         guard let name = HTTPField.Name(key) else { return nil }
         return carrier[name]
     }
+}
+
+extension HTTPField.Name {
+    static let traceparent = HTTPField.Name("traceparent")!
 }

@@ -1,0 +1,19 @@
+# Shared by the stack benchmarks (sourced, not run).
+
+# copy_stack DIR: the repository's stack in DIR with every port moved to a free one (so a dev
+# stack can run beside it) and the edge's rate limit out of the way (wrk measures routing, auth
+# and CORS, not 429s); the services' migrations beside it.
+copy_stack() {
+    python3 - "$1" <<'PY'
+import re, socket, sys
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318)}
+text = open("devctl.yaml").read()
+text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
+text = re.sub(r"rate_limit: \{[^}]*\}", "rate_limit: {average: 1000000, burst: 1000000}", text)
+open(sys.argv[1] + "/devctl.yaml", "w").write(text)
+PY
+    local s
+    for s in Sources/Services/*/Migrations; do mkdir -p "$1/$s"; cp "$s"/*.sql "$1/$s/"; done
+}
