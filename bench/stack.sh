@@ -62,14 +62,7 @@ stack_memory "idle after up"
 port() { python3 -c "import re,sys; t=open('$dir/devctl.yaml').read(); print(re.search(r'^  $1:\n(?:    .*\n)*?    port: (\d+)', t, re.M).group(1))"; }
 edge=$(awk '/^edge:/{f=1} f && /port:/{print $2; exit}' "$dir/devctl.yaml")
 greeter=$(port greeter)
-curl -fs -XPOST "http://127.0.0.1:$edge/auth/signup" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' >/dev/null
-token=$(curl -fs -XPOST "http://127.0.0.1:$edge/auth/login" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-cat > "$dir/greet.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"name":"bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
+greet_script "$dir" "$edge"
 measure() {
     wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$dir/greet.lua" "$1" >"$dir/wrk.out"
     local rps p99 non2xx

@@ -26,15 +26,7 @@ edge=$(awk '/^edge:/{f=1} f && /port:/{print $2; exit}' "$dir/devctl.yaml")
 
 start() { # off|on
     if [ "$1" = off ]; then (cd "$dir" && OTEL_EXPORTER_OTLP_ENDPOINT= "$devctl" up -d >/dev/null); else (cd "$dir" && "$devctl" up -d >/dev/null); fi
-    curl -fs -XPOST "http://127.0.0.1:$edge/auth/signup" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' >/dev/null || true
-    local token
-    token=$(curl -fs -XPOST "http://127.0.0.1:$edge/auth/login" -H 'Content-Type: application/json' -d '{"email":"bench@example.com","password":"bench12345"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-    cat > "$dir/greet.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"name":"bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
+    greet_script "$dir" "$edge"
     # Warm-up: pools, prepared statements, the first batches.
     wrk -t2 -c"$connections" -d2s -s "$dir/greet.lua" "http://127.0.0.1:$edge/greeter.v1.GreeterService/Greet" >/dev/null
 }
