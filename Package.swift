@@ -166,6 +166,16 @@ let package = Package(
             ],
             exclude: ["Golden"]
         ),
+        // The inner loop (`up --watch`): inotify watcher, debounce, change planner (paths in,
+        // actions out), build diagnostics.
+        .target(
+            name: "DevLoop",
+            dependencies: [
+                "DevctlCore", "StackModel",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "DevLoopTests", dependencies: ["DevLoop", "StackModel", "TestSupport"]),
         .target(
             name: "Stack",
             dependencies: [
