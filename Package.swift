@@ -60,6 +60,7 @@ let package = Package(
                 "Scaffold",
                 "Manifests",
                 "Telemetry",
+                "DevLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -171,7 +172,7 @@ let package = Package(
         .target(
             name: "DevLoop",
             dependencies: [
-                "DevctlCore", "StackModel",
+                "DevctlCore", "StackModel", "Stack",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

@@ -51,9 +51,11 @@ public struct ChangePlanner: Sendable {
     /// The shared platform inside the services target: every service runs it.
     public static let sharedServiceFolders: Set<String> = ["Platform"]
 
+    /// Without the package's targets (no Package.swift, or `swift package describe` failed), the
+    /// convention `devctl new` follows: one folder per service under `Sources/Services`.
     public init(config: StackConfig, targets: [BuildTarget]) {
         self.config = config
-        self.targets = targets
+        self.targets = targets.isEmpty ? [BuildTarget(name: Self.servicesTarget, path: "Sources/Services", dependencies: [])] : targets
     }
 
     /// Services the stack runs from this repository's Swift code (not `command:` ones).

@@ -18,6 +18,28 @@ public struct StackState: Codable, Sendable, Equatable {
     public var processes: [ProcessRecord]
     /// Where the services send their spans (`devctl traces` reads devctl's own receiver).
     public var traces: TracesRecord?
+    /// `up --watch`: the last build (running, failed with its errors, or succeeded).
+    public var build: BuildRecord?
+
+    /// A build `up --watch` ran; its errors stay until a build succeeds.
+    public struct BuildRecord: Codable, Sendable, Equatable {
+        public enum Phase: String, Codable, Sendable { case building, failed, succeeded }
+        public var phase: Phase
+        public var startedAt: Date
+        public var durationMs: Int?
+        /// `file:line:col: error: message`, each once.
+        public var errors: [String]
+        /// Services restarted on the last success.
+        public var restarted: [String]
+
+        public init(phase: Phase, startedAt: Date, durationMs: Int? = nil, errors: [String] = [], restarted: [String] = []) {
+            self.phase = phase
+            self.startedAt = startedAt
+            self.durationMs = durationMs
+            self.errors = errors
+            self.restarted = restarted
+        }
+    }
 
     /// devctl's trace receiver, or the user's endpoint that replaced it.
     public struct TracesRecord: Codable, Sendable, Equatable {

@@ -51,6 +51,12 @@ public actor Supervisor {
     private let inheritedTraceEndpoint = ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
     /// The trace store the receiver fills (the dashboard reads it in-process).
     public let traceStore: TraceStore
+    /// `up --watch`: the devctl build a Swift service runs, when a rebuild replaced the one `up`
+    /// started with — per service, so a crash-restart of a service the build did not concern
+    /// keeps its version.
+    private var serviceExecutables: [String: String] = [:]
+    /// Services being restarted on purpose (their exit is not a crash).
+    private var restarting: Set<String> = []
 
     /// Plans the stack; throws for unknown services, a missing HAProxy or an edge without a secret.
     public init(config: StackConfig, repositoryRoot: String, options: StackOptions, console: ConsoleStream?, logger: Logger) throws {
@@ -304,7 +310,7 @@ public actor Supervisor {
             $0.readyAfterMs = nil
         }
         let child = try await ChildProcess.start(
-            name: planned.name, executable: planned.executable, arguments: planned.arguments,
+            name: planned.name, executable: serviceExecutables[planned.name] ?? planned.executable, arguments: planned.arguments,
             environment: planned.environment.merging(tracingEnvironment(for: planned)) { $1 }, workingDirectory: repositoryRoot, sink: sink
         ) { [weak self] status in
             guard let self else { return }
@@ -354,7 +360,7 @@ public actor Supervisor {
             $0.pid = nil
             $0.lastExit = status
         }
-        guard !stopping, let planned = plan.first(where: { $0.name == name }) else {
+        guard !stopping, !restarting.contains(name), let planned = plan.first(where: { $0.name == name }) else {
             update(name) { $0.state = .stopped }
             return
         }
@@ -377,6 +383,45 @@ public actor Supervisor {
             try? await Task.sleep(for: delay)
             await self.restart(planned)
         }
+    }
+
+    // MARK: Watch
+
+    /// Restarts `names` (in this order) on `executable` — a new build of devctl, kept as its own
+    /// copy — each once the previous one is ready again; returns the names that did not become
+    /// ready within `timeout`. A service whose program is not devctl (`command:`) keeps it.
+    public func restartServices(_ names: [String], executable: String, timeout: Duration = .seconds(60)) async -> [String] {
+        var notReady: [String] = []
+        for name in names {
+            guard !stopping, let planned = plan.first(where: { $0.name == name && $0.kind == .service }) else { continue }
+            if planned.executable == self.executable { serviceExecutables[name] = executable }
+            restarting.insert(name)
+            await stop(name)
+            restarting.remove(name)
+            crashesInARow[name] = 0
+            do {
+                try await launch(planned)
+            } catch {
+                update(name) { $0.state = .failed }
+                note("\(name): cannot start the new build: \(error)")
+                notReady.append(name)
+                continue
+            }
+            let waiting = await waitUntilReady([name], deadline: ContinuousClock.now.advanced(by: timeout))
+            notReady += waiting
+        }
+        return notReady
+    }
+
+    /// Publishes the state of `up --watch`'s build.
+    public func recordBuild(_ record: StackState.BuildRecord) {
+        state.build = record
+        publish()
+    }
+
+    /// A line in the stack's own voice (the console's `devctl |` lines).
+    public func say(_ line: String) {
+        note(line)
     }
 
     /// `first` (0.5 s), doubling per crash in a row, at most 16 × `first` (8 s).

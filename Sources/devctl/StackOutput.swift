@@ -19,6 +19,15 @@ enum StackOutput {
         if let postgres = state.postgres {
             text += "\npostgres \(postgres.address) (\(postgres.embedded ? "embedded" : "DATABASE_URL"))"
         }
+        if let build = state.build {
+            switch build.phase {
+            case .building: text += "\nbuild    running (up --watch)"
+            case .succeeded: text += "\nbuild    ok in \(build.durationMs ?? 0) ms" + (build.restarted.isEmpty ? "" : "; restarted \(build.restarted.joined(separator: ", "))")
+            case .failed:
+                text += "\nbuild    FAILED — the services run the last good build:"
+                for error in build.errors { text += "\n  \(error)" }
+            }
+        }
         if let traces = state.traces {
             if let receiver = traces.receiver {
                 text += "\ntraces   \(receiver.replacingOccurrences(of: "http://", with: "")) (devctl traces)"
@@ -46,6 +55,8 @@ struct StackStatusView: Encodable {
     var supervisorPID: Int32?
     var postgres: StackState.PostgresRecord?
     var traces: StackState.TracesRecord?
+    /// `up --watch`'s last build.
+    var build: StackState.BuildRecord?
     var processes: [ProcessRecord]
     var failure: String?
 
@@ -56,6 +67,7 @@ struct StackStatusView: Encodable {
         supervisorPID = running ? state.supervisorPID : nil
         postgres = state.postgres
         traces = state.traces
+        build = state.build
         processes = state.processes
         failure = state.failure
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevLoop
 import DevctlCore
 import Dispatch
 import Foundation
@@ -36,6 +37,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-restarts"), help: ArgumentHelp("Restarts of a crashed process before it is marked failed.", valueName: "n"))
     var maxRestarts: Int = 10
 
+    @Flag(name: .long, help: "Rebuild and restart what a change affects: Sources/, proto/ (gen), migrations (db migrate); a failed build changes nothing that runs.")
+    var watch = false
+
     @Flag(name: .customLong("supervise"), help: .hidden)
     var supervise = false
 
@@ -68,7 +72,15 @@ struct UpCommand: AsyncParsableCommand {
         }
         // A signal while starting makes start() stop what it started and throw.
         try await supervisor.start()
+        var watching: Task<Void, any Error>?
+        if watch {
+            let planner = ChangePlanner(config: repository.config, targets: await WatchLoop.targets(repositoryRoot: repository.root))
+            let settings = await WatchLoop.Settings.standard(repositoryRoot: repository.root, devctl: executable)
+            let loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, settings: settings)
+            watching = Task { try await loop.run() }
+        }
         await stopRequest.value
+        watching?.cancel()
         await supervisor.shutdown()
     }
 
@@ -77,6 +89,7 @@ struct UpCommand: AsyncParsableCommand {
         let controller = StackController(config: repository.config, repositoryRoot: repository.root)
         var arguments = ["up", "--supervise", "--config", repository.config.source.file, "--timeout", String(timeout), "--max-restarts", String(maxRestarts)]
         if noDeps { arguments.append("--no-deps") }
+        if watch { arguments.append("--watch") }
         arguments += services
         let started = ContinuousClock.now
         let pid = try controller.launchSupervisor(executable: executable, arguments: arguments)

@@ -1,0 +1,74 @@
+import DevctlCore
+import Foundation
+import Testing
+import TestSupport
+
+/// `up --watch` with a fast fake build (`DEVCTL_WATCH_BUILD`; it "builds" the devctl under test):
+/// only the service a change concerns restarts; a failed build changes nothing that runs and its
+/// error (file:line:col, once) is in `status --json` until a build succeeds.
+@Suite struct WatchTests {
+    static func pids(_ fixture: StackFixture) async throws -> [String: Int] {
+        let status = try DevctlProcess.json(await fixture.devctl(["status", "--json"]))
+        var pids: [String: Int] = [:]
+        for process in status["processes"] as? [[String: Any]] ?? [] {
+            if let name = process["name"] as? String, let pid = process["pid"] as? Int { pids[name] = pid }
+        }
+        return pids
+    }
+
+    static func build(_ fixture: StackFixture) async throws -> [String: Any] {
+        try DevctlProcess.json(await fixture.devctl(["status", "--json"]))["build"] as? [String: Any] ?? [:]
+    }
+
+    @Test func aChangeRestartsOnlyItsServiceAndABrokenBuildChangesNothing() async throws {
+        let source = "Sources/Services/Greeter/GreeterService.swift"
+        // Fails, like swift build (each error twice), while the source says BROKEN.
+        let fakeBuild = """
+            if grep -q BROKEN \(source); then echo "$PWD/\(source):3:5: error: cannot find 'BROKEN' in scope"; \
+            echo "$PWD/\(source):3:5: error: cannot find 'BROKEN' in scope"; exit 1; fi; exit 0
+            """
+        let environment = ["DEVCTL_WATCH_BUILD": fakeBuild, "DEVCTL_WATCH_BINARY": DevctlProcess.executable]
+        let fixture = try StackFixture.make()
+        try "struct Greeter {}\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        let up = try await fixture.devctl(["up", "-d", "--watch", "--timeout", "90"], environment: environment)
+        defer { Task { await fixture.tearDown() } }
+        #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+        let before = try await Self.pids(fixture)
+        #expect(before["greeter"] != nil && before["caller"] != nil, "\(before)")
+        // The watcher starts after the stack is ready; give it a moment to add its watches.
+        try await Task.sleep(for: .milliseconds(500))
+
+        try "struct Greeter { let version = 2 }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        var after: [String: Int] = [:]
+        #expect(await eventually(.seconds(60)) {
+            after = (try? await Self.pids(fixture)) ?? [:]
+            return after["greeter"] != nil && after["greeter"] != before["greeter"]
+        }, "greeter was not restarted: \(after)")
+        for (name, pid) in before where name != "greeter" { #expect(after[name] == pid, "\(name) restarted too") }
+        #expect(await eventually(.seconds(30)) { (try? await Self.build(fixture)["phase"] as? String) == "succeeded" })
+        #expect(try await Self.build(fixture)["restarted"] as? [String] == ["greeter"])
+        let greeterPort = fixture.port(8080)
+        #expect(await eventually(.seconds(30)) { PortProbe.isAccepting(greeterPort) })
+
+        // A broken build: the error, once, with file:line:col; greeter untouched and serving.
+        try "struct Greeter { BROKEN }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        var build: [String: Any] = [:]
+        #expect(await eventually(.seconds(30)) {
+            build = (try? await Self.build(fixture)) ?? [:]
+            return build["phase"] as? String == "failed"
+        }, "\(build)")
+        #expect(build["errors"] as? [String] == ["\(source):3:5: error: cannot find 'BROKEN' in scope"], "\(build)")
+        #expect(try await Self.pids(fixture)["greeter"] == after["greeter"])
+        #expect(PortProbe.isAccepting(greeterPort))
+
+        // Fixed: built and restarted again.
+        try "struct Greeter { let version = 3 }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        var fixed: [String: Int] = [:]
+        #expect(await eventually(.seconds(60)) {
+            fixed = (try? await Self.pids(fixture)) ?? [:]
+            return fixed["greeter"] != nil && fixed["greeter"] != after["greeter"]
+        }, "\(fixed)")
+        #expect(await eventually(.seconds(30)) { (try? await Self.build(fixture)["phase"] as? String) == "succeeded" })
+        await fixture.tearDown()
+    }
+}
