@@ -44,6 +44,32 @@ public enum ConnectTracing {
         }
     }
 
+    /// A plain HTTP call to another service of the stack (a ``ServiceURL``: configured, not
+    /// user-given) in a client span with `traceparent` injected; a 5xx or a failure is an error.
+    /// Without tracing, `body` runs with the headers as they are.
+    public static func httpClientSpan<Result>(method: String, url: String, headers: HTTPHeaders,
+                                              isolation: isolated (any Actor)? = #isolation,
+                                              status: (Result) -> Int,
+                                              _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
+        guard isEnabled else { return try await body(headers) }
+        return try await withSpan(method, ofKind: .client, isolation: isolation) { span in
+            span.attributes["http.request.method"] = method
+            span.attributes["url.full"] = url
+            var headers = headers
+            InstrumentationSystem.instrument.inject(span.context, into: &headers, using: HTTPHeadersInjector())
+            do {
+                let result = try await body(headers)
+                let code = status(result)
+                span.attributes["http.response.status_code"] = code
+                if code >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(code)")) }
+                return result
+            } catch {
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                throw error
+            }
+        }
+    }
+
     /// `rpc.system`, `rpc.service`, `rpc.method` from `pkg.Service/Method`.
     public static func setRPCAttributes(on span: any Span, procedure: String, wire: ConnectCallInfo.WireFamily) {
         let name = procedure.hasPrefix("/") ? procedure.dropFirst() : Substring(procedure)

@@ -76,6 +76,13 @@ public struct ChangePlanner: Sendable {
         var restart = Set<String>()
         var changedTargets = Set<String>()
         for path in Set(changedPaths).sorted() where !Self.isIgnored(path) {
+            if path == FileWatcher.eventsLost {
+                // Unknown changes: rebuild, restart every service, and say the supervisor may be stale.
+                plan.build = true
+                plan.supervisorChanged = true
+                restart.formUnion(swiftServices.map(\.name))
+                continue
+            }
             if path == "devctl.yaml" {
                 plan.configChanged = true
                 continue

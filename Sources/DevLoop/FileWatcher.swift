@@ -30,7 +30,12 @@ public final class FileWatcher: Sendable {
             throw WatchError("cannot start watching files (inotify_init1: \(String(cString: strerror(errno))))",
                              hint: "raise fs.inotify.max_user_instances (sysctl) if many watchers run")
         }
-        try watchTree("")
+        do {
+            try watchTree("")
+        } catch {
+            close(descriptor)
+            throw error
+        }
         // Its own thread: reading blocks (in poll), which a cooperative thread must not.
         let worker = Thread { [self] in readLoop() }
         worker.name = "devctl-watch"
@@ -92,7 +97,15 @@ public final class FileWatcher: Sendable {
         }
     }
 
+    /// Reported when the kernel dropped events (its queue overflowed, a huge checkout): what
+    /// changed is unknown, so everything is treated as changed.
+    public static let eventsLost = "(file events lost)"
+
     private func handle(watch: Int32, mask: UInt32, name: String) {
+        if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            continuation.yield(Self.eventsLost)
+            return
+        }
         if mask & UInt32(IN_IGNORED) != 0 || mask & UInt32(IN_DELETE_SELF) != 0 {
             _ = directories.withLockedValue { $0.removeValue(forKey: watch) }
             return

@@ -47,6 +47,9 @@ public actor WatchLoop {
     let binaryDirectory: String
     private var debouncer: Debouncer
     private var generation = 0
+    /// Services owed a restart by changes whose build (or gen) failed: the next good build
+    /// restarts them too, not only the ones its own change concerns.
+    private var pendingRestart: Set<String> = []
 
     public init(supervisor: Supervisor, planner: ChangePlanner, repositoryRoot: String, settings: Settings) {
         self.supervisor = supervisor
@@ -98,6 +101,7 @@ public actor WatchLoop {
     func handle(_ batch: [String], seenAt seen: ContinuousClock.Instant) async {
         let plan = planner.plan(batch)
         guard !plan.isEmpty else { return }
+        pendingRestart.formUnion(plan.restart)
         let shown = batch.filter { !ChangePlanner.isIgnored($0) }.prefix(3).joined(separator: ", ")
         await supervisor.say("changed: \(shown)\(batch.count > 3 ? " and \(batch.count - 3) more" : "")")
         if plan.configChanged {
@@ -121,7 +125,9 @@ public actor WatchLoop {
             await supervisor.say(migrate?.succeeded == true ? "\(service): migrated" : "\(service): db migrate failed:\n\(migrate?.stderr ?? "")")
         }
         if plan.build {
-            await build(then: plan.restart, seenAt: seen)
+            // In dependency order, everything owed so far.
+            let order = (try? planner.config.startOrder(of: nil, includeDependencies: false).map(\.name)) ?? Array(pendingRestart)
+            await build(then: order.filter(pendingRestart.contains), seenAt: seen)
         }
         if plan.supervisorChanged {
             await supervisor.say("devctl's own code changed: the running supervisor keeps the old code until `devctl up` is restarted")
@@ -133,14 +139,29 @@ public actor WatchLoop {
         let clock = ContinuousClock.now
         await supervisor.recordBuild(.init(phase: .building, startedAt: started))
         await supervisor.say("build: \(settings.buildCommand.joined(separator: " "))")
-        let output = try? await Subprocess(settings.buildCommand[0], Array(settings.buildCommand.dropFirst()), workingDirectory: repositoryRoot).output()
+        // Marked as the stack's: `down` and the stack guard stop a build still running.
+        let command = Subprocess(settings.buildCommand[0], Array(settings.buildCommand.dropFirst()),
+                                 environment: [StackMarker.stackVariable: StackPaths(repositoryRoot: repositoryRoot).stackID, StackMarker.processVariable: "build"],
+                                 workingDirectory: repositoryRoot)
+        let output: Subprocess.Output
+        do {
+            output = try await command.output()
+        } catch {
+            await supervisor.recordBuild(.init(phase: .failed, startedAt: started, errors: ["cannot run \(command.commandLine): \(error)"]))
+            await supervisor.say("cannot run the build (\(command.commandLine)): \(error)")
+            return
+        }
         let buildMs = Self.milliseconds(ContinuousClock.now - clock)
-        guard let output, output.succeeded else {
-            let diagnostics = BuildDiagnostics.parse((output?.stdout ?? "") + "\n" + (output?.stderr ?? ""), repositoryRoot: repositoryRoot)
-            let errors = diagnostics.filter { $0.severity == .error }.map(\.description)
-            await supervisor.recordBuild(.init(phase: .failed, startedAt: started, durationMs: buildMs,
-                                               errors: errors.isEmpty ? ["the build failed (exit \(output?.status ?? -1)) without a file:line error; see its output"] : errors))
-            await supervisor.say("build failed in \(buildMs) ms; the running services are unchanged:\n" + (errors.isEmpty ? (output?.stderr ?? "") : errors.joined(separator: "\n")))
+        guard output.succeeded else {
+            let text = output.stdout + "\n" + output.stderr
+            var errors = BuildDiagnostics.parse(text, repositoryRoot: repositoryRoot).filter { $0.severity == .error }.map(\.description)
+            if errors.isEmpty {
+                // A link or package error has no file:line: its last lines are the message.
+                let tail = text.split(separator: "\n").suffix(30).map(String.init)
+                errors = ["the build failed (exit \(output.status)) without a file:line error; its last lines:"] + tail
+            }
+            await supervisor.recordBuild(.init(phase: .failed, startedAt: started, durationMs: buildMs, errors: errors))
+            await supervisor.say("build failed in \(buildMs) ms; the running services are unchanged:\n" + errors.joined(separator: "\n"))
             return
         }
         guard !restart.isEmpty else {
@@ -161,10 +182,24 @@ public actor WatchLoop {
         await supervisor.recordBuild(.init(phase: .succeeded, startedAt: started, durationMs: buildMs, restarted: restart))
         let restartStarted = ContinuousClock.now
         let notReady = await supervisor.restartServices(restart, executable: copy)
+        pendingRestart.subtract(restart)
+        await removeUnusedBuilds()
         let readyMs = Self.milliseconds(ContinuousClock.now - restartStarted)
         let total = Self.milliseconds(ContinuousClock.now - seen)
         await supervisor.say("change → build \(buildMs) ms → \(restart.joined(separator: ", ")) ready \(readyMs) ms (\(total) ms in all)"
                              + (notReady.isEmpty ? "" : "; not ready: \(notReady.joined(separator: ", "))"))
+    }
+
+    /// Earlier watch builds no service runs any more (a debug devctl is ~200 MB a copy).
+    private func removeUnusedBuilds() async {
+        let inUse = await supervisor.executablesInUse
+        let suffix = ".\(getpid())"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: binaryDirectory)) ?? [] where name.hasSuffix(suffix) {
+            // devctl.N.PID: this supervisor's watch builds (devctl.PID is the copy `up` took).
+            guard name.split(separator: ".").count == 3 else { continue }
+            let path = binaryDirectory + "/" + name
+            if !inUse.contains(path) { try? FileManager.default.removeItem(atPath: path) }
+        }
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

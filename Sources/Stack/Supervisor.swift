@@ -47,8 +47,10 @@ public actor Supervisor {
     /// devctl's OTLP receiver (see ``startTraceReceiver()``) and the endpoint services get.
     private var traceReceiver: Task<Void, Never>?
     private var servicesTraceEndpoint: String?
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` as `up` inherited it (set, even empty: the user's choice).
-    private let inheritedTraceEndpoint = ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    /// The OTLP endpoint `up` inherited (set, even empty: the user's choice), the traces-only
+    /// variable first, as the SDK reads them.
+    private let inheritedTraceEndpoint = ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        ?? ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
     /// The trace store the receiver fills (the dashboard reads it in-process).
     public let traceStore: TraceStore
     /// `up --watch`: the devctl build a Swift service runs, when a rebuild replaced the one `up`
@@ -249,7 +251,9 @@ public actor Supervisor {
     private func tracingEnvironment(for planned: Planned) -> [String: String] {
         guard planned.kind == .service, let endpoint = servicesTraceEndpoint else { return [:] }
         var added: [String: String] = [:]
-        if planned.environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil { added["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint }
+        if planned.environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == nil, planned.environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == nil {
+            added["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        }
         if planned.environment["OTEL_BSP_SCHEDULE_DELAY"] == nil, ProcessInfo.processInfo.environment["OTEL_BSP_SCHEDULE_DELAY"] == nil {
             added["OTEL_BSP_SCHEDULE_DELAY"] = "500"
         }
@@ -411,6 +415,11 @@ public actor Supervisor {
             notReady += waiting
         }
         return notReady
+    }
+
+    /// The devctl copies services run now (older watch builds not among them can be deleted).
+    public var executablesInUse: Set<String> {
+        Set(plan.filter { $0.kind == .service }.map { serviceExecutables[$0.name] ?? $0.executable })
     }
 
     /// Publishes the state of `up --watch`'s build.

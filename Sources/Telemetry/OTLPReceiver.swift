@@ -56,13 +56,13 @@ public struct OTLPReceiver: Sendable {
             filter.service = query["service"].map(String.init)
             filter.errorsOnly = query["errors"].map { $0 == "true" || $0 == "1" } ?? false
             if let text = query["min_duration_ms"] {
-                guard let ms = Double(String(text)), ms >= 0 else { return Self.plain(.badRequest, "min_duration_ms must be a number of milliseconds") }
-                filter.minimumDurationNanos = UInt64(ms * 1_000_000)
+                guard let ms = Double(String(text)), ms.isFinite, ms >= 0 else { return Self.plain(.badRequest, "min_duration_ms must be a number of milliseconds") }
+                filter.minimumDurationNanos = Self.nanoseconds(ms * 1e6)
             }
             if let text = query["since_seconds"] {
-                guard let seconds = Double(String(text)), seconds >= 0 else { return Self.plain(.badRequest, "since_seconds must be a number of seconds") }
+                guard let seconds = Double(String(text)), seconds.isFinite, seconds >= 0 else { return Self.plain(.badRequest, "since_seconds must be a number of seconds") }
                 let now = UInt64(Date().timeIntervalSince1970 * 1e9)
-                filter.sinceUnixNano = now - min(now, UInt64(seconds * 1e9))
+                filter.sinceUnixNano = now - min(now, Self.nanoseconds(seconds * 1e9))
             }
             if let text = query["limit"] {
                 guard let limit = Int(String(text)), limit > 0 else { return Self.plain(.badRequest, "limit must be a positive number") }
@@ -120,6 +120,11 @@ public struct OTLPReceiver: Sendable {
             }
         }
         return result
+    }
+
+    /// Whole nanoseconds from a finite, non-negative count, clamped (a huge value must not trap).
+    public static func nanoseconds(_ value: Double) -> UInt64 {
+        value >= 1.8e19 ? UInt64.max : UInt64(max(0, value))
     }
 
     static func hex(_ bytes: Data) -> String {

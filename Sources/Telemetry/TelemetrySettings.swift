@@ -43,6 +43,10 @@ public struct TelemetrySettings: Sendable, Equatable {
         }
         let endpointVariable = endpointVariables.first { value($0) != nil }
         guard let endpointVariable, let endpoint = value(endpointVariable) else { return nil }
+        if hasUserInfo(endpoint) {
+            // Never echoed: the part before '@' is a credential.
+            throw Invalid(variable: endpointVariable, message: "holds credentials (user:password@); put them in OTEL_EXPORTER_OTLP_HEADERS (e.g. Authorization=Basic …) instead")
+        }
         guard isHTTPURL(endpoint) else {
             throw Invalid(variable: endpointVariable, message: "\"\(endpoint)\" is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:4318)")
         }
@@ -77,6 +81,13 @@ public struct TelemetrySettings: Sendable, Equatable {
             }
         }
         return TelemetrySettings(endpoint: endpoint, serviceName: value("OTEL_SERVICE_NAME") ?? serviceName)
+    }
+
+    /// `scheme://user[:password]@host…`.
+    static func hasUserInfo(_ text: String) -> Bool {
+        guard let schemeEnd = text.range(of: "://") else { return false }
+        let authority = text[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return authority.contains("@")
     }
 
     /// `http(s)://host[:port][/path]`, checked without Foundation's lenient URL parser.

@@ -110,8 +110,10 @@ public actor TraceStore {
                 span.attributes[key] = String(value.prefix(Self.maxAttributeLength)) + "…"
             }
             if span.name.count > Self.maxAttributeLength { span.name = String(span.name.prefix(Self.maxAttributeLength)) + "…" }
-            if let count = traces[span.traceID]?.count {
-                guard count < maxSpansPerTrace else {
+            if let spans = traces[span.traceID] {
+                // An exporter that retries a batch sends its spans again: keep each once.
+                if spans.contains(where: { $0.spanID == span.spanID }) { continue }
+                guard spans.count < maxSpansPerTrace else {
                     droppedSpans += 1
                     continue
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import Synchronization
@@ -23,7 +24,13 @@ public enum TracingBootstrap {
     /// Bootstraps the tracer; returns the exporter's service. The SDK's own diagnostics go to
     /// `logger`, each distinct message once (an unreachable receiver is one warning, not one per
     /// batch every five seconds).
-    public static func start(_ settings: TelemetrySettings, logger: Logger) throws -> any Service {
+    public static func start(_ settings: TelemetrySettings, environment: [String: String] = [:], logger: Logger) throws -> any Service {
+        // swift-otel reads the process environment; `devctl serve` checked the environment with
+        // devctl.yaml's values under it, so those OTEL_* values are what the SDK must see too.
+        // (Start-up, before any request: nothing else reads the environment concurrently.)
+        for (name, value) in environment where name.hasPrefix("OTEL_") && ProcessInfo.processInfo.environment[name] != value {
+            setenv(name, value, 1)
+        }
         var configuration = OTel.Configuration.default
         configuration.serviceName = settings.serviceName
         configuration.metrics.enabled = false
@@ -69,6 +76,8 @@ struct OncePerMessageLogHandler: LogHandler {
         let first = seen.withLockedValue { $0.count < 256 && $0.insert(text).inserted }
         guard first else { return }
         var merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        // The SDK names a malformed variable's value here: OTEL_EXPORTER_OTLP_HEADERS holds keys.
+        merged["environment_value"] = nil
         merged["component"] = "tracing"
         merged["endpoint"] = "\(endpoint)"
         merged["repeats"] = "not logged"

@@ -64,11 +64,11 @@ struct TracesCommand: AsyncParsableCommand {
         }
         var filter = TraceFilter(service: service, errorsOnly: errors, limit: limit)
         if let minimum = minDuration.flatMap(ServiceSettings.parseDuration) {
-            filter.minimumDurationNanos = UInt64(minimum.components.seconds) * 1_000_000_000 + UInt64(minimum.components.attoseconds / 1_000_000_000)
+            filter.minimumDurationNanos = OTLPReceiver.nanoseconds(Double(minimum.components.seconds) * 1e9 + Double(minimum.components.attoseconds) / 1e9)
         }
         if let window = since.flatMap(ServiceSettings.parseDuration) {
             let windowNanos = Double(window.components.seconds) * 1e9 + Double(window.components.attoseconds) / 1e9
-            filter.sinceUnixNano = UInt64(max(0, Date().timeIntervalSince1970 * 1e9 - windowNanos))
+            filter.sinceUnixNano = OTLPReceiver.nanoseconds(Date().timeIntervalSince1970 * 1e9 - windowNanos)
         }
         let list = try await query.list(filter)
         if global.json { try Console.printJSON(list) } else { print(TraceRendering.table(list.traces), terminator: "") }

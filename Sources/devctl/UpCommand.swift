@@ -77,7 +77,15 @@ struct UpCommand: AsyncParsableCommand {
             let planner = ChangePlanner(config: repository.config, targets: await WatchLoop.targets(repositoryRoot: repository.root))
             let settings = await WatchLoop.Settings.standard(repositoryRoot: repository.root, devctl: executable)
             let loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, settings: settings)
-            watching = Task { try await loop.run() }
+            watching = Task {
+                do {
+                    try await loop.run()
+                } catch {
+                    // The stack goes on unwatched; say why (an inotify limit, an unreadable folder).
+                    await supervisor.say("watching stopped: \(error)")
+                    throw error
+                }
+            }
         }
         await stopRequest.value
         watching?.cancel()

@@ -90,6 +90,13 @@ import Testing
         #expect(plan.configChanged)
     }
 
+    /// The kernel dropped events: what changed is unknown, so everything is rebuilt and restarted.
+    @Test func lostEventsRebuildEverything() {
+        let plan = Self.planner.plan([FileWatcher.eventsLost])
+        #expect(plan.build && plan.supervisorChanged)
+        #expect(Set(plan.restart) == Set(Self.everyService))
+    }
+
     @Test func folderNames() {
         #expect(ChangePlanner.folderName(of: "custom-lang") == "CustomLang")
         #expect(ChangePlanner.folderName(of: "greeter") == "Greeter")

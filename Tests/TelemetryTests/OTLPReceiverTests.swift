@@ -88,6 +88,17 @@ import Testing
             try await client.execute(uri: "/api/traces?min_duration_ms=soon", method: .get) { response in
                 #expect(response.status == .badRequest)
             }
+            // Numbers that do not fit (they trapped the receiver, and with it the supervisor).
+            for query in ["since_seconds=inf", "min_duration_ms=nan", "since_seconds=-1"] {
+                try await client.execute(uri: "/api/traces?\(query)", method: .get) { response in
+                    #expect(response.status == .badRequest, "\(query)")
+                }
+            }
+            for query in ["since_seconds=1e300", "min_duration_ms=1e300"] {
+                try await client.execute(uri: "/api/traces?\(query)", method: .get) { response in
+                    #expect(response.status == .ok, "\(query)")
+                }
+            }
         }
     }
 }

@@ -62,6 +62,17 @@ import Testing
         }
     }
 
+    /// Credentials in the endpoint are refused without being repeated in the message (it is logged).
+    @Test func credentialsInTheEndpointAreNeverEchoed() {
+        do {
+            _ = try TelemetrySettings.from(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "https://user:s3cr3t-key@collector:4318"], serviceName: "a")
+            Issue.record("accepted")
+        } catch {
+            #expect(!error.description.contains("s3cr3t-key"))
+            #expect(error.description.contains("OTEL_EXPORTER_OTLP_HEADERS"))
+        }
+    }
+
     @Test(arguments: ["http://127.0.0.1:4318", "https://tempo.monitoring.svc:4318/", "http://[::1]:4318", "http://collector"])
     func acceptsHTTPURLs(endpoint: String) throws {
         #expect(try TelemetrySettings.from(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": endpoint], serviceName: "a")?.endpoint == endpoint)

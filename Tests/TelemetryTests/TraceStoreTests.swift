@@ -36,6 +36,15 @@ func traceID(_ number: Int) -> String { String(format: "%032x", number) }
         #expect(spans.allSatisfy { $0.attributes.values.allSatisfy { $0.count <= TraceStore.maxAttributeLength + 1 } })
     }
 
+    /// An exporter that retries a batch sends its spans again: each is kept once.
+    @Test func aSpanSentTwiceIsKeptOnce() async throws {
+        let store = TraceStore()
+        let batch = [span(traceID(3), "0000000000000001"), span(traceID(3), "0000000000000002", parent: "0000000000000001")]
+        await store.add(batch)
+        await store.add(batch)
+        #expect(try await store.trace(traceID(3)).count == 2)
+    }
+
     @Test func summaryFindsTheRootAndTheOutcome() async {
         let store = TraceStore()
         let trace = traceID(7)

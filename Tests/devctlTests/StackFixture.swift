@@ -117,7 +117,14 @@ struct StackFixture {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))
         }
-        let response = try await Self.http.execute(request, timeout: .nanoseconds(timeout.components.seconds * 1_000_000_000))
+        let response: HTTPClientResponse
+        do {
+            response = try await Self.http.execute(request, timeout: .nanoseconds(timeout.components.seconds * 1_000_000_000))
+        } catch ChannelError.ioOnClosedChannel {
+            // A pooled connection the edge had just closed (HAProxy ends idle keep-alive
+            // connections after 10 s): the request was never written, so sending it again is safe.
+            response = try await Self.http.execute(request, timeout: .nanoseconds(timeout.components.seconds * 1_000_000_000))
+        }
         let body = try await response.body.collect(upTo: 1 << 20)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }

@@ -61,14 +61,32 @@ import TestSupport
         #expect(try await Self.pids(fixture)["greeter"] == after["greeter"])
         #expect(PortProbe.isAccepting(greeterPort))
 
-        // Fixed: built and restarted again.
+        // auth changed too while the build is broken: that build fails, so auth keeps running
+        // the old code; the fix's build must restart auth as well as greeter.
+        let authSource = "Sources/Services/Auth/AuthService.swift"
+        try FileManager.default.createDirectory(atPath: fixture.root + "/Sources/Services/Auth", withIntermediateDirectories: true)
+        try "struct Auth { let version = 2 }\n".write(toFile: fixture.root + "/" + authSource, atomically: true, encoding: .utf8)
+        #expect(await eventually(.seconds(30)) {
+            let build = (try? await Self.build(fixture)) ?? [:]
+            return build["phase"] as? String == "failed" && (build["startedAt"] as? Double ?? 0) > 0
+        })
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await Self.pids(fixture)["auth"] == before["auth"])
+
+        // Fixed: built, and both restarted.
         try "struct Greeter { let version = 3 }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
         var fixed: [String: Int] = [:]
         #expect(await eventually(.seconds(60)) {
             fixed = (try? await Self.pids(fixture)) ?? [:]
-            return fixed["greeter"] != nil && fixed["greeter"] != after["greeter"]
+            return fixed["greeter"] != nil && fixed["greeter"] != after["greeter"] && fixed["auth"] != nil && fixed["auth"] != before["auth"]
         }, "\(fixed)")
         #expect(await eventually(.seconds(30)) { (try? await Self.build(fixture)["phase"] as? String) == "succeeded" })
+        #expect(Set(try await Self.build(fixture)["restarted"] as? [String] ?? []) == ["greeter", "auth"])
+        // Only the copies services run are kept (the older one goes once both restarted).
+        func copies() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/.devctl/run/bin")) ?? []).filter { $0.split(separator: ".").count == 3 }
+        }
+        #expect(await eventually(.seconds(30)) { copies().count == 1 }, "\(copies())")
         await fixture.tearDown()
     }
 }

@@ -218,8 +218,11 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
     static func exchange(_ service: ServiceURL, _ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:],
                          body: ByteBuffer? = nil, within budget: Duration) async throws -> (Int, ByteBuffer) {
         do {
-            let response = try await service.exchange(method, path, headers: headers, body: body,
-                                                      deadline: .now() + TimeAmount(budget), maxBodyBytes: 1 << 20)
+            // A stack service: the trace continues there.
+            let response = try await ConnectTracing.httpClientSpan(method: method.rawValue, url: "\(service)\(path)", headers: headers,
+                                                                   status: { Int($0.status.code) }) { headers in
+                try await service.exchange(method, path, headers: headers, body: body, deadline: .now() + TimeAmount(budget), maxBodyBytes: 1 << 20)
+            }
             return (Int(response.status.code), response.body)
         } catch let failure as HTTP1Client.Failure {
             switch failure {

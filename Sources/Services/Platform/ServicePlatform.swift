@@ -57,7 +57,7 @@ public struct ServicePlatform: Sendable {
         logger[metadataKey: "service"] = "\(settings.name)"
         self.logger = logger
         if let telemetry {
-            tracing = try TracingBootstrap.start(telemetry, logger: logger)
+            tracing = try TracingBootstrap.start(telemetry, environment: settings.environment, logger: logger)
             ConnectTracing.enable()
         } else {
             tracing = nil
