@@ -48,9 +48,11 @@ struct StackFixture {
     /// A fixture whose stack `arguments` (an `up -d …`) started. Its ports were free when chosen,
     /// but another test's server can take one before `up` binds it: then `up` refuses with "in
     /// use" and nothing started, and a fresh fixture (new ports) tries again, at most three times.
-    static func started(_ arguments: [String], environment: [String: String] = [:]) async throws -> (StackFixture, Subprocess.Output) {
+    static func started(_ arguments: [String], environment: [String: String] = [:],
+                        prepare: (StackFixture) throws -> Void = { _ in }) async throws -> (StackFixture, Subprocess.Output) {
         for attempt in 1...3 {
             let fixture = try make()
+            try prepare(fixture)
             let up = try await fixture.devctl(arguments, environment: environment)
             if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
                 await fixture.tearDown()
@@ -60,10 +62,13 @@ struct StackFixture {
         }
         throw DevctlFailure("unreachable")
     }
-    /// Runs `body` on a stack `up -d` started (with `environment`); on failure the processes'
-    /// last log lines are attached; the stack is always torn down.
-    static func withStarted(environment: [String: String] = [:], _ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
-        let (fixture, up) = try await started(["up", "-d", "--timeout", "90"], environment: environment)
+    /// Runs `body` on a stack `up -d` started (with `extraArguments` and `environment`, after
+    /// `prepare` set up the fixture's files); on failure the processes' last log lines are
+    /// attached; the stack is always torn down.
+    static func withStarted(_ extraArguments: [String] = [], environment: [String: String] = [:],
+                            prepare: (StackFixture) throws -> Void = { _ in },
+                            _ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
+        let (fixture, up) = try await started(["up", "-d", "--timeout", "90"] + extraArguments, environment: environment, prepare: prepare)
         do {
             try await body(fixture, up)
         } catch {

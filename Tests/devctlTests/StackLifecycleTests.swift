@@ -28,7 +28,7 @@ import Testing
 
     /// Runs `body` on a started stack; on failure the processes' last log lines are attached.
     private func withStartedStack(_ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
-        try await StackFixture.withStarted(body)
+        try await StackFixture.withStarted([], body)
     }
 
     /// Greet over gRPC through the edge, the message encoded by hand (field 1: name "gRPC").

@@ -28,11 +28,15 @@ import TestSupport
             echo "$PWD/\(source):3:5: error: cannot find 'BROKEN' in scope"; exit 1; fi; exit 0
             """
         let environment = ["DEVCTL_WATCH_BUILD": fakeBuild, "DEVCTL_WATCH_BINARY": DevctlProcess.executable]
-        let fixture = try StackFixture.make()
-        try "struct Greeter {}\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
-        let up = try await fixture.devctl(["up", "-d", "--watch", "--timeout", "90"], environment: environment)
-        defer { Task { await fixture.tearDown() } }
-        #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+        try await StackFixture.withStarted(["--watch"], environment: environment, prepare: { fixture in
+            try "struct Greeter {}\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        }) { fixture, up in
+            #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+            try await scenario(fixture, source: source)
+        }
+    }
+
+    private func scenario(_ fixture: StackFixture, source: String) async throws {
         let before = try await Self.pids(fixture)
         #expect(before["greeter"] != nil && before["caller"] != nil, "\(before)")
         // The watcher starts after the stack is ready; give it a moment to add its watches.
@@ -87,6 +91,5 @@ import TestSupport
             ((try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/.devctl/run/bin")) ?? []).filter { $0.split(separator: ".").count == 3 }
         }
         #expect(await eventually(.seconds(30)) { copies().count == 1 }, "\(copies())")
-        await fixture.tearDown()
     }
 }

@@ -23,12 +23,11 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         span.attributes["url.path"] = request.uri.path
         let outcome = ConnectCallOutcome.current ?? ConnectCallOutcome()
         let isGRPC = request.headers[.contentType]?.lowercased().hasPrefix("application/grpc") ?? false
-        let routeOf = { (context: Context) in context.endpointPath }
         do {
             let response = try await ServiceContext.$current.withValue(span.context) {
                 try await ConnectCallOutcome.$current.withValue(outcome) { try await next(request, context) }
             }
-            let route = routeOf(context)
+            let route = context.endpointPath
             let status = response.status
             let body = response.body
             // A body of known length was made before this returned (Connect unary, REST JSON):
@@ -55,7 +54,7 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
             span.recordError(error)
-            Self.finish(span, status: status, route: routeOf(context), outcome: outcome, isGRPC: isGRPC, method: request.method)
+            Self.finish(span, status: status, route: context.endpointPath, outcome: outcome, isGRPC: isGRPC, method: request.method)
             throw error
         }
     }
