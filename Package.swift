@@ -61,6 +61,7 @@ let package = Package(
                 "Manifests",
                 "Telemetry",
                 "DevLoop",
+                "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -177,6 +178,25 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DevLoopTests", dependencies: ["DevLoop", "StackModel", "TestSupport"]),
+        // The dashboard `up` serves on 127.0.0.1:10350: one page (shipped in the binary), a JSON
+        // API and Server-Sent Events over the supervisor's state, events and traces.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "DevctlCore", "Stack", "DevLoop", "Telemetry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard", "Stack", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .target(
             name: "Stack",
             dependencies: [

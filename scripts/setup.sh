@@ -5,6 +5,8 @@ set -euo pipefail
 
 # golang-go (gofmt) and nodejs (node --check) check what `devctl new`'s polyglot templates write.
 DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config golang-go)
+# The dashboard's tests drive a real headless browser (Debian's selenium runs on /usr/bin/python3).
+DEBIAN_PACKAGES+=(chromium chromium-driver python3-selenium)
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # Real peers the tests call: buf (generation), the Python Connect client/server (uvicorn; hypercorn for
 # h2c) and its stubs' plugins,

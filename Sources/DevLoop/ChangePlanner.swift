@@ -47,7 +47,7 @@ public struct ChangePlanner: Sendable {
     /// The target the services are compiled into (one folder per service below it).
     public static let servicesTarget = "Services"
     /// Targets whose code the supervisor itself runs (beyond what the services share).
-    public static let supervisorTargets: Set<String> = ["Stack", "StackModel", "YAMLSupport", "DevctlCore", "CProcessSpawn", "Database", "Telemetry", "devctl"]
+    public static let supervisorTargets: Set<String> = ["Stack", "StackModel", "YAMLSupport", "DevctlCore", "CProcessSpawn", "Database", "Telemetry", "DevLoop", "Dashboard", "devctl"]
     /// The shared platform inside the services target: every service runs it.
     public static let sharedServiceFolders: Set<String> = ["Platform"]
 

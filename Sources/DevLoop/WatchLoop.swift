@@ -41,7 +41,7 @@ public actor WatchLoop {
     }
 
     let supervisor: Supervisor
-    let planner: ChangePlanner
+    private(set) var planner: ChangePlanner
     let repositoryRoot: String
     let settings: Settings
     let binaryDirectory: String
@@ -50,6 +50,10 @@ public actor WatchLoop {
     /// Services owed a restart by changes whose build (or gen) failed: the next good build
     /// restarts them too, not only the ones its own change concerns.
     private var pendingRestart: Set<String> = []
+    /// Paused from the dashboard: changes are collected, and acted on once resumed.
+    private var paused = false
+    /// A build asked for from the dashboard, run by the loop (one build at a time).
+    private var buildRequested = false
 
     public init(supervisor: Supervisor, planner: ChangePlanner, repositoryRoot: String, settings: Settings) {
         self.supervisor = supervisor
@@ -83,14 +87,42 @@ public actor WatchLoop {
             for await path in watcher.changes { await self?.noted(path) }
         }
         defer { feed.cancel() }
+        await supervisor.recordWatch(.init(paused: paused))
         while !Task.isCancelled {
-            if let batch = debouncer.take(at: .now) {
+            if buildRequested {
+                buildRequested = false
+                await supervisor.say("build requested from the dashboard")
+                await build(then: restartOrder(), seenAt: .now)
+                continue
+            }
+            if !paused, let batch = debouncer.take(at: .now) {
                 await handle(batch, seenAt: .now)
                 continue
             }
             // Idle: a wake-up every 100 ms at most, and none of it burns CPU.
             try? await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// Stops acting on changes (they are still collected) or resumes: what changed meanwhile is
+    /// then handled as one change.
+    public func setPaused(_ paused: Bool) async {
+        guard paused != self.paused else { return }
+        self.paused = paused
+        await supervisor.recordWatch(.init(paused: paused))
+        await supervisor.say(paused ? "watching paused: changes are collected until resumed" : "watching resumed")
+    }
+
+    /// Asks for a build now (run by the loop after the current one, if any); it restarts the
+    /// services owed a restart by earlier changes.
+    public func requestBuild() {
+        buildRequested = true
+    }
+
+    /// Services owed a restart, in dependency order.
+    private func restartOrder() -> [String] {
+        let order = (try? planner.config.startOrder(of: nil, includeDependencies: false).map(\.name)) ?? Array(pendingRestart)
+        return order.filter(pendingRestart.contains)
     }
 
     private func noted(_ path: String) {
@@ -104,14 +136,7 @@ public actor WatchLoop {
         pendingRestart.formUnion(plan.restart)
         let shown = batch.filter { !ChangePlanner.isIgnored($0) }.prefix(3).joined(separator: ", ")
         await supervisor.say("changed: \(shown)\(batch.count > 3 ? " and \(batch.count - 3) more" : "")")
-        if plan.configChanged {
-            do {
-                _ = try StackConfig.load(contentsOf: repositoryRoot + "/devctl.yaml")
-                await supervisor.say("devctl.yaml changed and is valid; restart `devctl up` to apply it to the running stack")
-            } catch {
-                await supervisor.say("devctl.yaml is invalid; the running stack is unchanged:\n\((error as? any UserFacingError)?.message ?? "\(error)")")
-            }
-        }
+        if plan.configChanged { await applyConfig() }
         if plan.regenerate {
             let gen = try? await Subprocess(settings.devctl, ["gen"], workingDirectory: repositoryRoot).output()
             if gen?.succeeded != true {
@@ -126,11 +151,38 @@ public actor WatchLoop {
         }
         if plan.build {
             // In dependency order, everything owed so far.
-            let order = (try? planner.config.startOrder(of: nil, includeDependencies: false).map(\.name)) ?? Array(pendingRestart)
-            await build(then: order.filter(pendingRestart.contains), seenAt: seen)
+            await build(then: restartOrder(), seenAt: seen)
         }
         if plan.supervisorChanged {
             await supervisor.say("devctl's own code changed: the running supervisor keeps the old code until `devctl up` is restarted")
+        }
+    }
+
+    /// devctl.yaml changed: an invalid file is reported and changes nothing; a valid one is
+    /// applied to the running stack (services started, stopped, restarted as it says).
+    private func applyConfig() async {
+        let config: StackConfig
+        do {
+            config = try StackConfig.load(contentsOf: repositoryRoot + "/devctl.yaml")
+        } catch {
+            await supervisor.say("devctl.yaml is invalid; the running stack is unchanged:\n\((error as? any UserFacingError)?.message ?? "\(error)")")
+            return
+        }
+        do {
+            let change = try await supervisor.apply(config)
+            planner = ChangePlanner(config: config, targets: planner.targets)
+            if change.isEmpty {
+                await supervisor.say("devctl.yaml changed; no process is affected")
+            } else {
+                var parts: [String] = []
+                if !change.started.isEmpty { parts.append("started \(change.started.joined(separator: ", "))") }
+                if !change.stopped.isEmpty { parts.append("stopped \(change.stopped.joined(separator: ", "))") }
+                if !change.restarted.isEmpty { parts.append("restarted \(change.restarted.joined(separator: ", "))") }
+                if !change.notReady.isEmpty { parts.append("not ready: \(change.notReady.joined(separator: ", "))") }
+                await supervisor.say("devctl.yaml applied: " + parts.joined(separator: "; "))
+            }
+        } catch {
+            await supervisor.say("devctl.yaml not applied: \((error as? any UserFacingError)?.message ?? "\(error)")")
         }
     }
 

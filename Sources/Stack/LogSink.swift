@@ -13,10 +13,13 @@ final class LogSink: Sendable {
     let path: String
     let maxBytes: Int
     let console: ConsoleStream?
+    /// The stack's event ring (the dashboard's log view), when the supervisor keeps one.
+    let events: StackEvents?
     private let file: Mutex<(descriptor: Int32, size: Int)>
 
-    init(name: String, path: String, maxBytes: Int = 10 * 1024 * 1024, console: ConsoleStream?) {
+    init(name: String, path: String, maxBytes: Int = 10 * 1024 * 1024, console: ConsoleStream?, events: StackEvents? = nil) {
         self.name = name
+        self.events = events
         self.path = path
         self.maxBytes = maxBytes
         self.console = console
@@ -67,10 +70,12 @@ final class LogSink: Sendable {
                 state.size += offset
             }
         }
-        guard let console else { return }
+        guard console != nil || events != nil else { return }
         var start = bytes.startIndex
         while let newline = bytes[start...].firstIndex(of: 0x0A) {
-            console.write(name: name, line: String(decoding: bytes[start..<newline], as: UTF8.self))
+            let line = String(decoding: bytes[start..<newline], as: UTF8.self)
+            console?.write(name: name, line: line)
+            events?.log(source: name, line: line)
             start = newline + 1
         }
     }

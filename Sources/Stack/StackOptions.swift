@@ -19,6 +19,9 @@ public struct StackOptions: Sendable {
     public var databaseURL: String?
     /// The `devctl` executable the services run as (`devctl serve NAME`).
     public var executable: String
+    /// The dashboard's port, checked with the others before anything starts (nil: no dashboard;
+    /// 0: any free port).
+    public var dashboardPort: Int?
 
     public init(services: [String] = [], includeDependencies: Bool = true, detached: Bool = false, readyTimeout: Duration = .seconds(60),
                 maxRestarts: Int = 10, stopTimeout: Duration = .seconds(10), databaseURL: String? = nil, executable: String) {

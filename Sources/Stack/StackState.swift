@@ -20,6 +20,20 @@ public struct StackState: Codable, Sendable, Equatable {
     public var traces: TracesRecord?
     /// `up --watch`: the last build (running, failed with its errors, or succeeded).
     public var build: BuildRecord?
+    /// `up --watch`: whether changes are acted on (the dashboard can pause it).
+    public var watch: WatchRecord?
+    /// The dashboard's address (`http://127.0.0.1:10350`), while it serves.
+    public var dashboard: String?
+
+    /// What `up --watch` is doing.
+    public struct WatchRecord: Codable, Sendable, Equatable {
+        /// Changes are collected but not acted on until resumed.
+        public var paused: Bool
+
+        public init(paused: Bool) {
+            self.paused = paused
+        }
+    }
 
     /// A build `up --watch` ran; its errors stay until a build succeeds.
     public struct BuildRecord: Codable, Sendable, Equatable {
@@ -114,6 +128,8 @@ public struct ProcessRecord: Codable, Sendable, Equatable {
     public var startedAt: Date?
     /// Milliseconds from (re)start to the first ready answer.
     public var readyAfterMs: Int?
+    /// When it last became ready.
+    public var readyAt: Date?
     /// Exit status of the last run (128 + signal when killed).
     public var lastExit: Int32?
 

@@ -18,7 +18,7 @@ import Telemetry
 /// everything in ``StackState`` for `status`, `down` and a detached `up`.
 public actor Supervisor {
     /// One process the stack runs.
-    struct Planned: Sendable {
+    struct Planned: Sendable, Equatable {
         var name: String
         var kind: ProcessRecord.Kind
         var port: Int
@@ -29,13 +29,15 @@ public actor Supervisor {
         var dependencies: [String]
     }
 
-    let config: StackConfig
+    private(set) var config: StackConfig
     let repositoryRoot: String
     let paths: StackPaths
     let options: StackOptions
     let console: ConsoleStream?
     let database: DatabaseManager
-    let plan: [Planned]
+    private(set) var plan: [Planned]
+    /// `options` with the stack's own copy of devctl (what a changed devctl.yaml is planned with).
+    let planOptions: StackOptions
     /// This stack's own copy of the devctl binary (see ``privateCopy(of:paths:)``).
     let executable: String
     private var state: StackState
@@ -52,7 +54,11 @@ public actor Supervisor {
     private let inheritedTraceEndpoint = ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
         ?? ProcessInfo.processInfo.environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
     /// The trace store the receiver fills (the dashboard reads it in-process).
-    public let traceStore: TraceStore
+    public nonisolated let traceStore: TraceStore
+    /// Recent log lines and states, for the dashboard (bounded; cheap when nobody reads).
+    public nonisolated let events = StackEvents()
+    /// What lives as long as the stack (the dashboard): started after the preflight, stopped last.
+    private var companions: [any StackCompanion] = []
     /// `up --watch`: the devctl build a Swift service runs, when a rebuild replaced the one `up`
     /// started with — per service, so a crash-restart of a service the build did not concern
     /// keeps its version.
@@ -71,6 +77,7 @@ public actor Supervisor {
         var pinned = options
         pinned.executable = try Self.privateCopy(of: options.executable, paths: paths)
         self.executable = pinned.executable
+        planOptions = pinned
         plan = try Self.makePlan(config: config, options: pinned, paths: paths, endpoint: database.endpoint)
         state = StackState(supervisorPID: getpid(), startedAt: Date(), detached: options.detached, phase: .starting,
                            processes: plan.map { ProcessRecord(name: $0.name, kind: $0.kind, port: $0.port, url: Self.publicURL($0)) })
@@ -161,7 +168,7 @@ public actor Supervisor {
 
     /// Everything up to "all ready": lock, preflight, PostgreSQL and databases, processes in
     /// order. Throws (after stopping what it started) when something is not ready in time.
-    public func start() async throws {
+    public func start(companions: [any StackCompanion] = []) async throws {
         try paths.createDirectories()
         guard let lock = try FileLock.tryAcquire(at: paths.lockFile) else {
             throw StackRunning.error(paths: paths)
@@ -172,6 +179,10 @@ public actor Supervisor {
             try preflight()
             try startContainment()
             try await startTraceReceiver()
+            for companion in companions {
+                self.companions.append(companion)
+                if let line = try await companion.start() { note(line) }
+            }
             try await writeEdgeConfig()
             try await startDatabase()
             for planned in plan {
@@ -264,6 +275,7 @@ public actor Supervisor {
     private func preflight() throws {
         var ports = plan.map { ($0.name, $0.port) }
         if inheritedTraceEndpoint == nil, config.traces.port != 0 { ports.append(("traces", config.traces.port)) }
+        if let port = options.dashboardPort, port != 0 { ports.append(("dashboard", port)) }
         if !needsDatabase {} else if let embedded = database.embedded, case .running = embedded.state() {} else if database.embedded != nil {
             ports.append(("postgres", config.postgres.port))
         }
@@ -306,7 +318,7 @@ public actor Supervisor {
 
     private func launch(_ planned: Planned) async throws {
         guard !stopping else { return }
-        let sink = sinks[planned.name] ?? LogSink(name: planned.name, path: paths.logFile(for: planned.name), console: console)
+        let sink = sinks[planned.name] ?? LogSink(name: planned.name, path: paths.logFile(for: planned.name), console: console, events: events)
         sinks[planned.name] = sink
         update(planned.name) {
             $0.state = .starting
@@ -340,13 +352,17 @@ public actor Supervisor {
                 update(planned.name) {
                     $0.state = .ready
                     $0.readyAfterMs = ms
+                    $0.readyAt = Date()
                 }
                 note("\(planned.name): ready in \(ms) ms")
             case (.ready, false):
                 update(planned.name) { $0.state = .unhealthy }
                 note("\(planned.name): unhealthy (\(planned.readinessURL) does not answer 200)")
             case (.unhealthy, true):
-                update(planned.name) { $0.state = .ready }
+                update(planned.name) {
+                    $0.state = .ready
+                    $0.readyAt = Date()
+                }
                 note("\(planned.name): ready again")
             default:
                 break
@@ -428,6 +444,146 @@ public actor Supervisor {
         publish()
     }
 
+    /// Publishes the dashboard's address (nil once it stopped).
+    public func recordDashboard(_ url: String?) {
+        state.dashboard = url
+        publish()
+    }
+
+    /// Publishes whether `up --watch` acts on changes.
+    public func recordWatch(_ record: StackState.WatchRecord?) {
+        state.watch = record
+        publish()
+    }
+
+    /// Restarts one process (a service or the edge) on what it runs now, as if it had crashed
+    /// but without counting a crash; returns once it is ready again, or throws saying why not.
+    public func restartProcess(_ name: String, timeout: Duration = .seconds(60)) async throws {
+        guard let planned = plan.first(where: { $0.name == name }) else {
+            throw DevctlFailure("no process named \(name) in this stack", hint: "the stack runs \(plan.map(\.name).joined(separator: ", "))")
+        }
+        guard !stopping else { throw DevctlFailure("the stack is stopping") }
+        note("\(name): restart requested")
+        restarting.insert(name)
+        await stop(name)
+        restarting.remove(name)
+        crashesInARow[name] = 0
+        do {
+            try await launch(planned)
+        } catch {
+            update(name) { $0.state = .failed }
+            throw DevctlFailure("\(name) did not start again: \(error)")
+        }
+        let waiting = await waitUntilReady([name], deadline: ContinuousClock.now.advanced(by: timeout))
+        guard waiting.isEmpty else {
+            throw DevctlFailure("\(name) did not become ready within \(timeout) after its restart", hint: "devctl logs \(name)")
+        }
+    }
+
+    /// What applying a changed devctl.yaml did to the running stack.
+    public struct ConfigChange: Sendable, Equatable {
+        public var started: [String] = []
+        public var stopped: [String] = []
+        public var restarted: [String] = []
+        /// Processes that did not become ready after the change.
+        public var notReady: [String] = []
+        public var isEmpty: Bool { started.isEmpty && stopped.isEmpty && restarted.isEmpty }
+    }
+
+    /// Applies a changed (already valid) devctl.yaml to the running stack: services it no longer
+    /// has stop, new ones start (their databases created and migrated first), a service whose
+    /// process would differ (environment, port, command, readiness) restarts, in dependency
+    /// order; the edge restarts when its routes or settings change. What only a new `up` can
+    /// change (PostgreSQL, the trace receiver, the dashboard) is refused with nothing touched.
+    public func apply(_ newConfig: StackConfig, timeout: Duration = .seconds(60)) async throws -> ConfigChange {
+        guard !stopping else { throw DevctlFailure("the stack is stopping") }
+        var needsNewUp: [String] = []
+        if newConfig.postgres != config.postgres { needsNewUp.append("postgres") }
+        if newConfig.traces != config.traces { needsNewUp.append("traces") }
+        if newConfig.dashboard != config.dashboard { needsNewUp.append("dashboard") }
+        guard needsNewUp.isEmpty else {
+            throw DevctlFailure("devctl.yaml changed \(needsNewUp.joined(separator: ", ")), which the running stack cannot take on; nothing was changed",
+                                hint: "restart `devctl up` to apply it")
+        }
+        let newPlan = try Self.makePlan(config: newConfig, options: planOptions, paths: paths, endpoint: database.endpoint)
+        let old = Dictionary(uniqueKeysWithValues: plan.map { ($0.name, $0) })
+        let new = Dictionary(uniqueKeysWithValues: newPlan.map { ($0.name, $0) })
+        let oldEdgeText = EdgeConfig(model: config.routeModel, runningServices: Set(plan.map(\.name))).render()
+        let newEdgeText = EdgeConfig(model: newConfig.routeModel, runningServices: Set(newPlan.map(\.name))).render()
+        let removed = plan.filter { new[$0.name] == nil }.map(\.name)
+        let added = newPlan.filter { old[$0.name] == nil }
+        let changed = newPlan.filter { planned in
+            guard let before = old[planned.name] else { return false }
+            return before != planned || (planned.kind == .edge && oldEdgeText != newEdgeText)
+        }
+        // A port that is new to the stack must be free, before anything is touched.
+        let ownPorts = Set(plan.map(\.port))
+        let taken = (added + changed).filter { !ownPorts.contains($0.port) && !PortProbe.isFree($0.port) }
+        guard taken.isEmpty else {
+            throw DevctlFailure("devctl.yaml's change needs ports in use; nothing was changed:\n  "
+                                + taken.map { "port \($0.port) (\($0.name)) is in use by \(PortProbe.describeHolder(of: $0.port))" }.joined(separator: "\n  "),
+                                hint: "free the port or pick another in devctl.yaml")
+        }
+        let newDatabases = added.filter { $0.kind == .service }.map(\.name).filter { newConfig.service(named: $0)?.database != nil }
+        if !newDatabases.isEmpty {
+            guard state.postgres != nil else {
+                throw DevctlFailure("\(newDatabases.joined(separator: ", ")) needs a database and this stack runs no PostgreSQL; nothing was changed",
+                                    hint: "restart `devctl up` to apply it")
+            }
+            var logger = Logger(label: "devctl.up")
+            logger.logLevel = .warning
+            let manager = try DatabaseManager(config: newConfig, repositoryRoot: repositoryRoot, databaseURL: options.databaseURL, logger: logger)
+            _ = try await manager.initialize(services: newDatabases)
+        }
+        var change = ConfigChange()
+        guard !removed.isEmpty || !added.isEmpty || !changed.isEmpty else {
+            config = newConfig
+            return change
+        }
+        // Out first (the edge before what it routes to), in reverse start order.
+        for planned in plan.reversed() where removed.contains(planned.name) || changed.contains(where: { $0.name == planned.name }) {
+            restarting.insert(planned.name)
+            await stop(planned.name)
+            restarting.remove(planned.name)
+            if removed.contains(planned.name) { note("\(planned.name): stopped (no longer in devctl.yaml)") }
+        }
+        config = newConfig
+        plan = newPlan
+        let records = Dictionary(uniqueKeysWithValues: state.processes.map { ($0.name, $0) })
+        state.processes = newPlan.map { planned in
+            var record = records[planned.name] ?? ProcessRecord(name: planned.name, kind: planned.kind, port: planned.port, url: Self.publicURL(planned))
+            record.port = planned.port
+            record.url = Self.publicURL(planned)
+            if changed.contains(where: { $0.name == planned.name }) { record.state = .pending }
+            return record
+        }
+        for name in removed {
+            sinks[name] = nil
+            crashesInARow[name] = nil
+            serviceExecutables[name] = nil
+        }
+        publish()
+        change.stopped = removed
+        // In again in start order, each once what it depends on is ready.
+        for planned in newPlan where added.contains(where: { $0.name == planned.name }) || changed.contains(where: { $0.name == planned.name }) {
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            _ = await waitUntilReady(planned.dependencies, deadline: deadline)
+            do {
+                if planned.kind == .edge { try await writeEdgeConfig() }
+                crashesInARow[planned.name] = 0
+                try await launch(planned)
+            } catch {
+                update(planned.name) { $0.state = .failed }
+                note("\(planned.name): cannot start: \(error)")
+                change.notReady.append(planned.name)
+                continue
+            }
+            change.notReady += await waitUntilReady([planned.name], deadline: deadline)
+            if added.contains(where: { $0.name == planned.name }) { change.started.append(planned.name) } else { change.restarted.append(planned.name) }
+        }
+        return change
+    }
+
     /// A line in the stack's own voice (the console's `devctl |` lines).
     public func say(_ line: String) {
         note(line)
@@ -496,6 +652,9 @@ public actor Supervisor {
         traceReceiver?.cancel()
         await traceReceiver?.value
         traceReceiver = nil
+        events.close()
+        for companion in companions.reversed() { await companion.stop() }
+        companions = []
         for planned in plan where state.process(named: planned.name)?.state != .failed {
             update(planned.name) { $0.state = .stopped }
         }
@@ -535,9 +694,11 @@ public actor Supervisor {
 
     private func publish() {
         try? state.write(to: paths.stateFile)
+        events.state(state)
     }
 
     private func note(_ line: String) {
+        events.log(source: "devctl", line: line)
         if let console {
             console.note(line)
         } else {

@@ -39,9 +39,10 @@ extension StackConfig {
         var postgres = PostgresSettings()
         var edge = EdgeSettings()
         var traces = TraceSettings()
+        var dashboard = DashboardSettings()
         var services: [ServiceSpec] = []
         var sawServices = false
-        guard let entries = root.entries(allowedKeys: ["version", "postgres", "edge", "traces", "services"]) else { return nil }
+        guard let entries = root.entries(allowedKeys: ["version", "postgres", "edge", "traces", "dashboard", "services"]) else { return nil }
         for (key, value) in entries {
             lines[value.keyPath] = value.line
             switch key {
@@ -55,6 +56,11 @@ extension StackConfig {
                 edge = decodeEdge(value, lines: &lines)
             case "traces":
                 traces = decodeTraces(value, lines: &lines)
+            case "dashboard":
+                for (dashboardKey, setting) in value.entries(allowedKeys: ["port"]) ?? [] where dashboardKey == "port" {
+                    lines[setting.keyPath] = setting.line
+                    dashboard.port = setting.int ?? dashboard.port
+                }
             case "services":
                 sawServices = true
                 for (name, spec) in value.entries() ?? [] {
@@ -69,6 +75,7 @@ extension StackConfig {
         var config = StackConfig(version: version, postgres: postgres, edge: edge, services: services,
                                  source: SourceMap(file: root.sink.file, lines: lines))
         config.traces = traces
+        config.dashboard = dashboard
         return config
     }
 

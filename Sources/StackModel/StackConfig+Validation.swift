@@ -34,6 +34,7 @@ extension StackConfig {
         }
         claim(port: edge.port, by: "edge.port")
         if traces.port != 0 { claim(port: traces.port, by: "traces.port") }
+        if dashboard.port != 0 { claim(port: dashboard.port, by: "dashboard.port") }
         if !Self.isValidRoleName(postgres.user) {
             problem("postgres.user", "\"\(postgres.user)\" is not a valid role name (letters, digits, _; starting with a letter or _)")
         }

@@ -6,6 +6,8 @@ public struct StackConfig: Sendable, Equatable {
     public var edge: EdgeSettings
     /// devctl's own trace receiver (`devctl traces`).
     public var traces: TraceSettings = .init()
+    /// The dashboard `up` serves.
+    public var dashboard: DashboardSettings = .init()
     /// Services in file order.
     public var services: [ServiceSpec]
     /// Where the file was read from (as shown in messages) and which line each key sits on.
@@ -37,6 +39,17 @@ public struct PostgresSettings: Sendable, Equatable {
         self.port = port
         self.user = user
         self.password = password
+    }
+}
+
+/// The web dashboard `up` serves on 127.0.0.1 (Tilt's port by default).
+public struct DashboardSettings: Sendable, Equatable {
+    /// 0 takes any free port (the stack's state records which); `DEVCTL_DASHBOARD_PORT`
+    /// overrides it.
+    public var port: Int
+
+    public init(port: Int = 10350) {
+        self.port = port
     }
 }
 

@@ -50,7 +50,15 @@ public struct OTLPReceiver: Sendable {
             let answer: [UInt8] = (try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse().serializedBytes()) ?? []
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer)))
         }
-        router.get("/api/traces") { request, _ -> Response in
+        Self.addQueryRoutes(to: router, at: "/api/traces", store: store)
+        return router
+    }
+
+    /// The query routes (`devctl traces` and the dashboard read them): at `path`, summaries
+    /// (`service`, `min_duration_ms`, `errors`, `since_seconds`, `limit`); at `path/{id}`, one
+    /// trace by id, unique prefix or `traceparent`.
+    public static func addQueryRoutes(to router: Router<BasicRequestContext>, at path: String, store: TraceStore) {
+        router.get(RouterPath(path)) { request, _ -> Response in
             let query = request.uri.queryParameters
             var filter = TraceFilter()
             filter.service = query["service"].map(String.init)
@@ -70,7 +78,7 @@ public struct OTLPReceiver: Sendable {
             }
             return Self.json(TraceList(traces: await store.summaries(filter), held: await store.count, capacity: store.maxTraces))
         }
-        router.get("/api/traces/{id}") { _, context -> Response in
+        router.get(RouterPath(path + "/{id}")) { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let found: Result<[StoredSpan], TraceLookupError> = await store.lookup(id)
             switch found {
@@ -84,7 +92,6 @@ public struct OTLPReceiver: Sendable {
                 }
             }
         }
-        return router
     }
 
     /// Serves the receiver on 127.0.0.1:`port` (0: any free port) until the service group stops;

@@ -35,6 +35,9 @@ enum StackOutput {
                 text += external.isEmpty ? "\ntraces   off (OTEL_EXPORTER_OTLP_ENDPOINT is empty)" : "\ntraces   sent to \(external)"
             }
         }
+        if let dashboard = state.dashboard {
+            text += "\ndashboard \(dashboard)"
+        }
         return text
     }
 
@@ -57,6 +60,10 @@ struct StackStatusView: Encodable {
     var traces: StackState.TracesRecord?
     /// `up --watch`'s last build.
     var build: StackState.BuildRecord?
+    /// `up --watch`: whether changes are acted on.
+    var watch: StackState.WatchRecord?
+    /// The dashboard's address while the stack runs.
+    var dashboard: String?
     var processes: [ProcessRecord]
     var failure: String?
 
@@ -68,6 +75,8 @@ struct StackStatusView: Encodable {
         postgres = state.postgres
         traces = state.traces
         build = state.build
+        watch = running ? state.watch : nil
+        dashboard = running ? state.dashboard : nil
         processes = state.processes
         failure = state.failure
     }

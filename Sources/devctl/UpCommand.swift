@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import DevLoop
 import DevctlCore
 import Dispatch
@@ -40,6 +41,9 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Rebuild and restart what a change affects: Sources/, proto/ (gen), migrations (db migrate); a failed build changes nothing that runs.")
     var watch = false
 
+    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the dashboard (default: 127.0.0.1:10350, dashboard.port in devctl.yaml, DEVCTL_DASHBOARD_PORT).")
+    var noDashboard = false
+
     @Flag(name: .customLong("supervise"), help: .hidden)
     var supervise = false
 
@@ -48,14 +52,25 @@ struct UpCommand: AsyncParsableCommand {
         guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be 0 or more") }
     }
 
+    /// The dashboard's port: `DEVCTL_DASHBOARD_PORT`, else devctl.yaml's (nil: none).
+    private func dashboardPort(_ config: StackConfig) throws -> Int? {
+        guard !noDashboard else { return nil }
+        guard let text = ProcessInfo.processInfo.environment["DEVCTL_DASHBOARD_PORT"], !text.isEmpty else { return config.dashboard.port }
+        guard let port = Int(text), (0...65535).contains(port) else {
+            throw ValidationError("DEVCTL_DASHBOARD_PORT must be a port number (0 takes any free port), got \"\(text)\"")
+        }
+        return port
+    }
+
     func run() async throws {
         let repository = try global.repository()
         let executable = CommandLine.selfExecutable
-        let options = StackOptions(
+        var options = StackOptions(
             services: services, includeDependencies: !noDeps, detached: detach || supervise, readyTimeout: .seconds(timeout),
             maxRestarts: maxRestarts, databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
             executable: executable
         )
+        options.dashboardPort = try dashboardPort(repository.config)
         if detach && !supervise {
             try await runDetached(repository: repository, options: options, executable: executable)
             return
@@ -70,13 +85,17 @@ struct UpCommand: AsyncParsableCommand {
             await signals.next()
             await supervisor.requestStop()
         }
-        // A signal while starting makes start() stop what it started and throw.
-        try await supervisor.start()
-        var watching: Task<Void, any Error>?
+        var loop: WatchLoop?
         if watch {
             let planner = ChangePlanner(config: repository.config, targets: await WatchLoop.targets(repositoryRoot: repository.root))
             let settings = await WatchLoop.Settings.standard(repositoryRoot: repository.root, devctl: executable)
-            let loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, settings: settings)
+            loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, settings: settings)
+        }
+        let dashboard = options.dashboardPort.map { Dashboard(supervisor: supervisor, watch: loop, port: $0, repositoryRoot: repository.root) }
+        // A signal while starting makes start() stop what it started and throw.
+        try await supervisor.start(companions: dashboard.map { [$0] } ?? [])
+        var watching: Task<Void, any Error>?
+        if let loop {
             watching = Task {
                 do {
                     try await loop.run()
@@ -98,6 +117,7 @@ struct UpCommand: AsyncParsableCommand {
         var arguments = ["up", "--supervise", "--config", repository.config.source.file, "--timeout", String(timeout), "--max-restarts", String(maxRestarts)]
         if noDeps { arguments.append("--no-deps") }
         if watch { arguments.append("--watch") }
+        if noDashboard { arguments.append("--no-dashboard") }
         arguments += services
         let started = ContinuousClock.now
         let pid = try controller.launchSupervisor(executable: executable, arguments: arguments)

@@ -24,6 +24,7 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         }
         #expect(config.postgres == PostgresSettings(host: "127.0.0.1", port: 5432, user: "devuser", password: "devpass"))
         #expect(config.edge.port == 30081)
+        #expect(config.dashboard.port == 10350, "Tilt's port, as the original's dashboard")
         #expect(config.service(named: "caller")?.expose == nil)
         #expect(config.service(named: "greeter")?.expose?.middlewares == [.cors, .auth, .rateLimit])
         #expect(config.service(named: "greeter")?.dependsOn == ["caller"])
@@ -88,6 +89,23 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         #expect(messages(yaml) == [
             "devctl.yaml:7: services.beta.port: port 9000 is already used by services.alpha.port (devctl.yaml:4)",
         ])
+    }
+
+    @Test func dashboardPortIsReadAndClaimed() throws {
+        #expect(try StackConfig.parse(yaml: "services: {}").dashboard.port == 10350)
+        #expect(try StackConfig.parse(yaml: "dashboard: {port: 0}\nservices: {}").dashboard.port == 0)
+        let yaml = """
+            dashboard:
+              port: 9000
+            services:
+              alpha:
+                kind: rpc
+                port: 9000
+            """
+        #expect(messages(yaml) == [
+            "devctl.yaml:6: services.alpha.port: port 9000 is already used by dashboard.port (devctl.yaml:2)",
+        ])
+        #expect(messages("dashboard: {host: 0.0.0.0}\nservices: {}").first?.contains("host") == true)
     }
 
     @Test func portClashWithPostgresIsCaught() {

@@ -239,11 +239,18 @@ import Testing
             // gRPC clients are refused with a gRPC status: RESOURCE_EXHAUSTED (8) in a trailers-only
             // 200, over h2c, from a client address of their own.
             let curl = try #require(Subprocess.findExecutable("curl"), "curl is missing")
+            // 30 calls at once: the limit is reached however slowly a loaded machine starts each
+            // curl (one after another, they can stay under it).
+            let url = "http://127.0.0.1:\(edgePort)/auth/echo"
+            let arguments = ["-s", "--http2-prior-knowledge", "--interface", "127.0.0.11", "-D", "-", "-o", "/dev/null",
+                             "-H", "content-type: application/grpc", "--data-binary", "", url]
             var grpcRefusal = ""
-            for _ in 0..<40 where !grpcRefusal.contains("grpc-status") {
-                let reply = try await Subprocess(curl, ["-s", "--http2-prior-knowledge", "--interface", "127.0.0.11", "-D", "-", "-o", "/dev/null",
-                                                        "-H", "content-type: application/grpc", "--data-binary", "", "http://127.0.0.1:\(edgePort)/auth/echo"]).output()
-                grpcRefusal = reply.stdout.lowercased()
+            for _ in 0..<3 where !grpcRefusal.contains("grpc-status") {
+                let answers = await withTaskGroup(of: String.self) { group in
+                    for _ in 0..<30 { group.addTask { (try? await Subprocess(curl, arguments).output().stdout.lowercased()) ?? "" } }
+                    return await group.reduce(into: [String]()) { $0.append($1) }
+                }
+                grpcRefusal = answers.first { $0.contains("grpc-status") } ?? "\(answers.count) answers, none refused; one: \(answers.first ?? "")"
             }
             #expect(grpcRefusal.hasPrefix("http/2 200"), "\(grpcRefusal)")
             #expect(grpcRefusal.contains("grpc-status: 8"), "\(grpcRefusal)")

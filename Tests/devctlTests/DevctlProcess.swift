@@ -22,7 +22,8 @@ enum DevctlProcess {
     /// `DATABASE_URL`, `UPDATE_GOLDEN` …), plus `environment`.
     static func cleanEnvironment(_ environment: [String: String]) -> [String: String] {
         let inherited = ProcessInfo.processInfo.environment
-        var clean: [String: String] = ["NO_COLOR": "1"]
+        // A dashboard on any free port: never the dev stack's 10350, never another test's.
+        var clean: [String: String] = ["NO_COLOR": "1", "DEVCTL_DASHBOARD_PORT": "0"]
         for key in ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"] { clean[key] = inherited[key] }
         return clean.merging(environment) { $1 }
     }

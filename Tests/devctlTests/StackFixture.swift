@@ -17,11 +17,11 @@ struct StackFixture {
     /// Repository port → the fixture's port.
     let ports: [Int: Int]
 
-    static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318]
+    static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318, 10350]
 
     static func make() throws -> StackFixture {
         let root = try TemporaryFolder.make()
-        // All different (the dev stack's eight ports, each moved to its own free one).
+        // All different (the dev stack's nine ports, each moved to its own free one).
         let ports = Dictionary(uniqueKeysWithValues: zip(devPorts, try FreePorts.take(devPorts.count)))
         // One pass over whole numbers after `port: ` or `:`, so a new port is never rewritten again.
         let original = try String(contentsOfFile: repositoryRoot + "/devctl.yaml", encoding: .utf8)

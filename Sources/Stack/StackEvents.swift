@@ -1,0 +1,111 @@
+import Foundation
+import Synchronization
+
+/// One thing that happened in the stack, as the dashboard streams it: a log line of a process
+/// (or of devctl itself), or a new state of the stack.
+public struct StackEvent: Sendable {
+    public enum Payload: Sendable {
+        /// A line a process wrote (`source`: its name; `devctl` for the supervisor's own lines).
+        case log(source: String, line: String)
+        /// The stack's state after a change (a process started, became ready, crashed; a build).
+        case state(StackState)
+    }
+
+    /// Increasing from 1 for the life of the supervisor: Server-Sent Events' `id`, so a page that
+    /// reconnects asks for what it missed.
+    public let id: Int
+    public let time: Date
+    public let payload: Payload
+}
+
+/// The supervisor's recent events in a bounded ring (the oldest leave first); readers poll
+/// ``newestID`` and take what is new with ``events(after:limit:)``. Recording is a lock and an append — no encoding, no allocation beyond
+/// the line itself — so a service logging 10k lines/s costs the supervisor nothing extra when
+/// nobody watches; readers encode what they take.
+public final class StackEvents: Sendable {
+    public let capacity: Int
+    private struct Ring {
+        var events: [StackEvent] = []
+        /// Index of the oldest event once the ring is full.
+        var head = 0
+        var nextID = 1
+        var latestState: StackState?
+        var closed = false
+    }
+
+    private let ring: Mutex<Ring>
+
+    public init(capacity: Int = 20_000) {
+        self.capacity = max(1, capacity)
+        ring = Mutex(Ring())
+    }
+
+    /// Records a log line of `source`.
+    public func log(source: String, line: String) {
+        append(.log(source: source, line: line))
+    }
+
+    /// Records the stack's new state (the latest is also kept apart: ``latestState``).
+    public func state(_ state: StackState) {
+        append(.state(state), state: state)
+    }
+
+    private func append(_ payload: StackEvent.Payload, state: StackState? = nil) {
+        ring.withLock { ring in
+            guard !ring.closed else { return }
+            let event = StackEvent(id: ring.nextID, time: Date(), payload: payload)
+            ring.nextID += 1
+            if let state { ring.latestState = state }
+            if ring.events.count < capacity {
+                ring.events.append(event)
+            } else {
+                ring.events[ring.head] = event
+                ring.head = (ring.head + 1) % capacity
+            }
+        }
+    }
+
+    /// The newest state recorded.
+    public var latestState: StackState? { ring.withLock { $0.latestState } }
+
+    /// The id the next event will get (so "everything after `newestID`" is empty).
+    public var newestID: Int { ring.withLock { $0.nextID - 1 } }
+
+    /// What a reader gets for "after `id`".
+    public struct Slice: Sendable {
+        /// Events newer than the id asked for, oldest first (at most the limit).
+        public var events: [StackEvent]
+        /// The id asked for is older than the oldest event held (events were lost in between),
+        /// or newer than any event (a different supervisor's): the reader should start afresh.
+        public var gap: Bool
+    }
+
+    /// Events with an id greater than `id`, oldest first; at most `limit` (the newest of them,
+    /// when more are held).
+    public func events(after id: Int, limit: Int = .max) -> Slice {
+        ring.withLock { ring in
+            let count = ring.events.count
+            let newest = ring.nextID - 1
+            let oldest = newest - count + 1
+            let after = max(0, id)
+            let gap = after > newest || after < oldest - 1
+            // Ids are consecutive, so the wanted events sit at known places in the ring.
+            let first = max(after + 1, oldest, newest - max(0, limit) + 1)
+            guard first <= newest else { return Slice(events: [], gap: gap) }
+            let start = count < capacity ? 0 : ring.head
+            var events: [StackEvent] = []
+            events.reserveCapacity(newest - first + 1)
+            for wanted in first...newest {
+                events.append(ring.events[(start + wanted - oldest) % count])
+            }
+            return Slice(events: events, gap: gap)
+        }
+    }
+
+    /// The supervisor is stopping: readers that follow the events end; later events are dropped.
+    public func close() {
+        ring.withLock { $0.closed = true }
+    }
+
+    public var isClosed: Bool { ring.withLock { $0.closed } }
+}

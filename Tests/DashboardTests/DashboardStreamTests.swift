@@ -1,0 +1,92 @@
+@testable import Dashboard
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Stack
+import Synchronization
+import Testing
+
+/// What the dashboard sends without a server around it: the event stream's framing and
+/// batching, and a page that needs nothing from the network.
+@Suite struct DashboardStreamTests {
+    final class Output: Sendable {
+        let text = Mutex("")
+    }
+
+    private func stream(_ events: StackEvents, after: Int?, output: Output) -> Task<Void, any Error> {
+        Task {
+            var writer: any ResponseBodyWriter = SharedWriter(output: output)
+            try await EventStream(events: events, after: after).run(into: &writer)
+        }
+    }
+
+    /// Collects what a response body writes.
+    struct SharedWriter: ResponseBodyWriter {
+        let output: Output
+        mutating func write(_ buffer: ByteBuffer) async throws {
+            output.text.withLock { $0 += String(buffer: buffer) }
+        }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+            output.text.withLock { $0 += "<end>" }
+        }
+    }
+
+    private func state(_ phase: StackState.Phase) -> StackState {
+        StackState(supervisorPID: 1, startedAt: Date(timeIntervalSince1970: 0), detached: false, phase: phase, processes: [])
+    }
+
+    @Test func aBurstIsOneBatchWithOneIdAndOnlyItsNewestState() async throws {
+        let events = StackEvents(capacity: 100)
+        events.log(source: "greeter", line: "before")
+        let output = Output()
+        let task = stream(events, after: nil, output: output)
+        try await Task.sleep(for: .milliseconds(250))
+        events.state(state(.starting))
+        events.log(source: "greeter", line: #"{"level":"info","msg":"one"}"#)
+        events.state(state(.running))
+        events.log(source: "caller", line: "two")
+        try await Task.sleep(for: .milliseconds(400))
+        events.close()
+        try await task.value
+        let text = output.text.withLock { $0 }
+        #expect(text.hasPrefix("retry: 1000\n\n"))
+        #expect(!text.contains("before"), "a stream without Last-Event-ID starts at the newest event")
+        #expect(text.hasSuffix("<end>"), "closing the events ends the stream")
+        // Events 2…5: the first state is superseded by the second within the batch.
+        #expect(!text.contains(#""phase":"starting""#), "\(text)")
+        #expect(text.contains(#""phase":"running""#), "\(text)")
+        let frames = text.components(separatedBy: "\n\n").filter { $0.contains("data: ") }
+        #expect(frames.count == 3, "\(frames)")
+        #expect(frames.map { $0.components(separatedBy: "\n").first { $0.hasPrefix("event: ") } } == ["event: log", "event: state", "event: log"])
+        #expect(text.components(separatedBy: "id: ").count == 2, "one id per batch: \(text)")
+        #expect(text.contains("id: 5\nevent: log\n"), "\(text)")
+        #expect(text.contains(#"\"msg\":\"one\""#), "the log line is a JSON string inside the event: \(text)")
+    }
+
+    @Test func aResumeReplaysFromTheIdAndAGapResets() async throws {
+        let events = StackEvents(capacity: 3)
+        for index in 1...6 { events.log(source: "auth", line: "line \(index)") }
+        let resumed = Output()
+        let task = stream(events, after: 4, output: resumed)
+        try await Task.sleep(for: .milliseconds(250))
+        let lost = Output()
+        let late = stream(events, after: 1, output: lost)
+        try await Task.sleep(for: .milliseconds(250))
+        events.close()
+        try await task.value
+        try await late.value
+        let text = resumed.text.withLock { $0 }
+        #expect(text.contains("line 5") && text.contains("line 6") && !text.contains("line 4"), "\(text)")
+        let reset = lost.text.withLock { $0 }
+        #expect(reset.contains("id: 6\nevent: reset\n"), "events 2…3 are gone: \(reset)")
+    }
+
+    @Test func thePageLoadsNothingFromTheNetwork() {
+        let html = DashboardPage.html
+        let addresses = html.matches(of: /https?:\/\/[^\s"')]+/).map { String($0.output) }
+        #expect(addresses.allSatisfy { $0.hasPrefix("http://www.w3.org/2000/svg") }, "\(addresses)")
+        #expect(html.components(separatedBy: "{{TOKEN}}").count == 2, "the token goes in once")
+        #expect(!html.contains("innerHTML"), "log lines are set as text, never parsed as HTML")
+    }
+}
