@@ -92,4 +92,76 @@ import TestSupport
         }
         #expect(await eventually(.seconds(30)) { copies().count == 1 }, "\(copies())")
     }
+
+    static func states(_ fixture: StackFixture) async throws -> [String: String] {
+        let status = try DevctlProcess.json(await fixture.devctl(["status", "--json"]))
+        var states: [String: String] = [:]
+        for process in status["processes"] as? [[String: Any]] ?? [] {
+            if let name = process["name"] as? String, let state = process["state"] as? String { states[name] = state }
+        }
+        return states
+    }
+
+    /// devctl.yaml edited under `up --watch`: a changed environment restarts only that service,
+    /// a new service starts, a removed one stops; an invalid file changes nothing.
+    @Test func aValidConfigChangeIsAppliedAndAnInvalidOneChangesNothing() async throws {
+        let environment = ["DEVCTL_WATCH_BUILD": "exit 0", "DEVCTL_WATCH_BINARY": DevctlProcess.executable]
+        try await StackFixture.withStarted(["--watch"], environment: environment) { fixture, up in
+            #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+            let file = fixture.root + "/devctl.yaml"
+            let original = try String(contentsOfFile: file, encoding: .utf8)
+            let before = try await Self.pids(fixture)
+            try await Task.sleep(for: .milliseconds(500))
+
+            // greeter's environment gains a variable: greeter alone restarts.
+            let greeterEnvironment = "      CALLER_BASE_URL: http://127.0.0.1:\(fixture.port(8081))\n"
+            #expect(original.contains(greeterEnvironment))
+            let changed = original.replacingOccurrences(of: greeterEnvironment, with: greeterEnvironment + "      GREETING_STYLE: formal\n")
+            try changed.write(toFile: file, atomically: true, encoding: .utf8)
+            var after: [String: Int] = [:]
+            #expect(await eventually(.seconds(60)) {
+                after = (try? await Self.pids(fixture)) ?? [:]
+                return after["greeter"] != nil && after["greeter"] != before["greeter"]
+            }, "greeter was not restarted: \(after)")
+            #expect(await eventually(.seconds(30)) { (try? await Self.states(fixture))?["greeter"] == "ready" })
+            for (name, pid) in before where name != "greeter" { #expect(after[name] == pid, "\(name) restarted too") }
+            let environ = try String(contentsOfFile: "/proc/\(after["greeter"] ?? 0)/environ", encoding: .utf8)
+            #expect(environ.contains("GREETING_STYLE=formal"), "the new greeter does not have the new variable")
+
+            // A new service starts.
+            let port = try FreePorts.take(1)[0]
+            let withExtra = changed + """
+
+                  extra:
+                    kind: rest
+                    port: \(port)
+                    command: [python3, -m, http.server, "\(port)", --bind, 127.0.0.1]
+                    health: {live: /, ready: /}
+
+                """
+            try withExtra.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(await eventually(.seconds(60)) { (try? await Self.states(fixture))?["extra"] == "ready" }, "extra did not start")
+            let extraPID = try #require(try await Self.pids(fixture)["extra"])
+
+            // An invalid file: reported, nothing touched.
+            try withExtra.replacingOccurrences(of: "port: \(port)", with: "port: lots").write(toFile: file, atomically: true, encoding: .utf8)
+            // (devctl's verbs read devctl.yaml too: the supervisor's own files tell.)
+            let supervisorLog = fixture.root + "/.devctl/logs/supervisor.log"
+            #expect(await eventually(.seconds(30)) {
+                ((try? String(contentsOfFile: supervisorLog, encoding: .utf8)) ?? "").contains("devctl.yaml is invalid")
+            })
+            let stateFile = try String(contentsOfFile: fixture.root + "/.devctl/run/stack.json", encoding: .utf8)
+            #expect(stateFile.contains("\"pid\" : \(extraPID)") && stateFile.contains("\"pid\" : \(after["greeter"] ?? 0)"), "\(stateFile)")
+            #expect(kill(pid_t(extraPID), 0) == 0, "extra was stopped by an invalid file")
+
+            // Removed again: it stops and leaves the stack.
+            try changed.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(await eventually(.seconds(60)) { (try? await Self.states(fixture))?["extra"] == nil }, "extra is still in the stack")
+            #expect(await eventually(.seconds(10)) { kill(pid_t(extraPID), 0) != 0 }, "extra's process still runs")
+            let log = try await fixture.devctl(["logs", "--tail", "400"]).stdout
+            #expect(log.contains("devctl.yaml applied: restarted greeter"), "\(log)")
+            #expect(log.contains("devctl.yaml applied: started extra"), "\(log)")
+            #expect(log.contains("devctl.yaml applied: stopped extra"), "\(log)")
+        }
+    }
 }
