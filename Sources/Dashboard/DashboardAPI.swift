@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Hummingbird
 import NIOCore
@@ -55,10 +58,63 @@ enum DashboardJSON {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            var text = ""
+            appendTimestamp(date, to: &text)
+            try container.encode(text)
         }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
+    }
+
+    /// A log event as ``EventView`` encodes it (same keys, sorted), without an encoder.
+    static func appendLog(id: Int, time: Date, source: String, line: String, to text: inout String) {
+        text += "{\"id\":\(id),\"kind\":\"log\",\"line\":"
+        appendString(line, to: &text)
+        text += ",\"source\":"
+        appendString(source, to: &text)
+        text += ",\"time\":\""
+        appendTimestamp(time, to: &text)
+        text += "\"}"
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendString(_ value: String, to text: inout String) {
+        text += "\""
+        var plainStart = value.unicodeScalars.startIndex
+        var index = plainStart
+        let scalars = value.unicodeScalars
+        while index != scalars.endIndex {
+            let scalar = scalars[index]
+            if scalar == "\"" || scalar == "\\" || scalar.value < 0x20 {
+                text.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case "\n": text += "\\n"
+                case "\r": text += "\\r"
+                case "\t": text += "\\t"
+                default:
+                    let hex = String(scalar.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+                plainStart = scalars.index(after: index)
+            }
+            index = scalars.index(after: index)
+        }
+        text.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
+        text += "\""
+    }
+
+    /// `2026-11-28T22:14:46.497Z` (UTC, milliseconds), as the encoder writes dates.
+    static func appendTimestamp(_ date: Date, to text: inout String) {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let fraction = Int(milliseconds % 1000)
+        text += "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
+        text += fraction < 10 ? "00\(fraction)Z" : fraction < 100 ? "0\(fraction)Z" : "\(fraction)Z"
     }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
@@ -99,10 +155,18 @@ struct EventStream {
                     let lastState = slice.events.lastIndex { if case .state = $0.payload { true } else { false } }
                     for (index, event) in slice.events.enumerated() {
                         if case .state = event.payload, index != lastState { continue }
-                        let view = EventView(event)
-                        let data = (try? encoder.encode(view)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                         // The batch's last event carries the id, so a reconnect resumes after it.
-                        text += (event.id == newest.id ? "id: \(event.id)\n" : "") + "event: \(view.kind)\ndata: \(data)\n\n"
+                        if event.id == newest.id { text += "id: \(event.id)\n" }
+                        switch event.payload {
+                        case .log(let source, let line):
+                            // Written by hand: a flood of lines is most of what a stream carries.
+                            text += "event: log\ndata: "
+                            DashboardJSON.appendLog(id: event.id, time: event.time, source: source, line: line, to: &text)
+                            text += "\n\n"
+                        case .state:
+                            let data = (try? encoder.encode(EventView(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                            text += "event: state\ndata: \(data)\n\n"
+                        }
                     }
                     last = newest.id
                 }

@@ -45,8 +45,9 @@ enum DashboardPage {
   .toolbar { display:flex; flex-wrap:wrap; gap:8px; align-items:center; margin-bottom:6px; font-size:13px; }
   .toolbar input[type=search] { width:260px; font:inherit; padding:3px 6px; border:1px solid var(--line); border-radius:6px; }
   .toolbar input.invalid { border-color:var(--bad); }
-  #logs { height:420px; overflow:auto; font:12px/1.45 ui-monospace, monospace; background:#0d1117; color:#e6edf3; border-radius:6px; padding:6px 8px; }
-  .line { white-space:pre-wrap; word-break:break-all; }
+  /* Layout of new rows stays inside the log box, and rows scrolled out of view are not painted. */
+  #logs { contain:strict; height:420px; overflow:auto; font:12px/1.45 ui-monospace, monospace; background:#0d1117; color:#e6edf3; border-radius:6px; padding:6px 8px; }
+  .line { white-space:pre-wrap; word-break:break-all; content-visibility:auto; contain-intrinsic-size:auto 17px; }
   .line .t { color:#7d8590; }
   .line .src { display:inline-block; min-width:9ch; font-weight:600; }
   .line .lvl-error, .line .lvl-critical { color:#ff7b72; font-weight:600; }

@@ -16,6 +16,12 @@ public struct StackEvent: Sendable {
     public let id: Int
     public let time: Date
     public let payload: Payload
+
+    public init(id: Int, time: Date, payload: Payload) {
+        self.id = id
+        self.time = time
+        self.payload = payload
+    }
 }
 
 /// The supervisor's recent events in a bounded ring (the oldest leave first); readers poll

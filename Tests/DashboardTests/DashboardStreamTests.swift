@@ -90,3 +90,22 @@ import Testing
         #expect(!html.contains("innerHTML"), "log lines are set as text, never parsed as HTML")
     }
 }
+
+/// The hand-written log event is what the encoder would write (the page parses either).
+@Suite struct DashboardJSONTests {
+    @Test(arguments: ["plain", #"{"level":"info","msg":"quote \" and \\ backslash"}"#, "tab\tnew\nline\r\u{1}\u{1F}", "ünïcödé 🚀", ""])
+    func aLogEventEncodesAsTheEncoderWould(line: String) throws {
+        let time = Date(timeIntervalSince1970: 1_795_900_000.0071)
+        var text = ""
+        DashboardJSON.appendLog(id: 42, time: time, source: "greeter", line: line, to: &text)
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(decoded["line"] as? String == line)
+        #expect(decoded["source"] as? String == "greeter")
+        #expect(decoded["id"] as? Int == 42)
+        #expect(decoded["kind"] as? String == "log")
+        let encoded = try DashboardJSON.encoder().encode(EventView(StackEvent(id: 42, time: time, payload: .log(source: "greeter", line: line))))
+        let viaEncoder = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        #expect(decoded["time"] as? String == viaEncoder["time"] as? String)
+        #expect(decoded["time"] as? String == "2026-11-28T21:06:40.007Z")
+    }
+}
