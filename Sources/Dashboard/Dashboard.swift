@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import DevLoop
 import DevctlCore
 import Foundation
 import HTTPTypes
@@ -25,18 +24,17 @@ import Telemetry
 /// browser sends one, this dashboard's own Origin — another local page cannot make it act.
 public final class Dashboard: StackCompanion {
     let supervisor: Supervisor
-    let watch: WatchLoop?
     let requestedPort: Int
+    let binaryDirectory: String
     let token: String
     let tokenFile: String
     private let running = Mutex<(task: Task<Void, Never>?, port: Int)>((nil, 0))
 
-    /// `port` 0 takes any free port; `watch` is the `up --watch` loop the page can pause and
-    /// ask to build (nil: those actions answer 409).
-    public init(supervisor: Supervisor, watch: WatchLoop?, port: Int, repositoryRoot: String) {
+    /// `port` 0 takes any free port.
+    public init(supervisor: Supervisor, port: Int, repositoryRoot: String) {
         self.supervisor = supervisor
-        self.watch = watch
         requestedPort = port
+        binaryDirectory = StackPaths(repositoryRoot: repositoryRoot).binaryDirectory
         token = Self.makeToken()
         tokenFile = StackPaths(repositoryRoot: repositoryRoot).runDirectory + "/dashboard.token"
     }
@@ -106,18 +104,20 @@ public final class Dashboard: StackCompanion {
                 return DashboardJSON.error(message.hasPrefix("no process") ? .notFound : .serviceUnavailable, message)
             }
         }
+        // The page's watch actions go to whoever watches (`up --watch` or `devctl watch`),
+        // through the stack's watch record, which the watcher follows.
+        let notWatching = "nothing watches this stack: start it with devctl up --watch, or run devctl watch beside it"
         router.post("/api/v1/build") { _, _ in
-            guard let watch = self.watch else { return DashboardJSON.error(.conflict, "the stack is not watching: start it with devctl up --watch") }
-            await watch.requestBuild()
+            guard await self.supervisor.requestWatch(build: true) else { return DashboardJSON.error(.conflict, notWatching) }
             return DashboardJSON.response(["build": "requested"], status: .accepted)
         }
         for (path, paused) in [("/api/v1/watch/pause", true), ("/api/v1/watch/resume", false)] {
             router.post(RouterPath(path)) { _, _ in
-                guard let watch = self.watch else { return DashboardJSON.error(.conflict, "the stack is not watching: start it with devctl up --watch") }
-                await watch.setPaused(paused)
+                guard await self.supervisor.requestWatch(paused: paused) else { return DashboardJSON.error(.conflict, notWatching) }
                 return DashboardJSON.response(["paused": paused])
             }
         }
+        addWatcherRoutes(to: router)
         return router
     }
 
@@ -170,6 +170,60 @@ public final class Dashboard: StackCompanion {
             lines.append(EventView(event))
         }
         return DashboardJSON.response(LogList(lines: Array(lines.suffix(max(1, limit))), newest: supervisor.events.newestID))
+    }
+
+    // MARK: Watcher
+
+    /// What `devctl watch` in another process does to the stack (``DashboardClient`` calls
+    /// these; all POSTs, so all need the token).
+    func addWatcherRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/api/v1/watcher/say") { request, _ in
+            let body: WatcherLine = try await Self.decode(request)
+            await self.supervisor.say(body.line)
+            return DashboardJSON.response(["ok": true])
+        }
+        router.post("/api/v1/watcher/build") { request, _ in
+            await self.supervisor.recordBuild(try await Self.decode(request))
+            return DashboardJSON.response(["ok": true])
+        }
+        router.post("/api/v1/watcher/watch") { request, _ in
+            let body: WatcherRecord = try await Self.decode(request)
+            await self.supervisor.recordWatch(body.record)
+            return DashboardJSON.response(["ok": true])
+        }
+        router.post("/api/v1/watcher/state") { _, _ in
+            DashboardJSON.response(WatcherRecord(record: await self.supervisor.watchRecord()))
+        }
+        router.post("/api/v1/watcher/executables") { _, _ in
+            DashboardJSON.response(Array(await self.supervisor.executablesInUse()).sorted())
+        }
+        router.post("/api/v1/watcher/restart") { request, _ in
+            let body: WatcherRestart = try await Self.decode(request)
+            // Only a build the watcher copied into this stack's own folder, never any program.
+            let path = (body.executable as NSString).standardizingPath
+            guard path.hasPrefix(self.binaryDirectory + "/"), !path.dropFirst(self.binaryDirectory.count + 1).contains("/"),
+                  FileManager.default.isExecutableFile(atPath: path) else {
+                return DashboardJSON.error(.badRequest, "a restart runs only a build copied into \(self.binaryDirectory), not \(body.executable)")
+            }
+            let notReady = await self.supervisor.restartServices(body.names, executable: path, timeout: .seconds(max(1, min(body.timeoutSeconds, 600))))
+            return DashboardJSON.response(notReady)
+        }
+        router.post("/api/v1/watcher/apply-config") { _, _ in
+            do {
+                return DashboardJSON.response(try await self.supervisor.applyConfigFile())
+            } catch {
+                return DashboardJSON.error(.unprocessableContent, (error as? any UserFacingError)?.message ?? "\(error)")
+            }
+        }
+    }
+
+    static func decode<Body: Decodable>(_ request: Request) async throws -> Body {
+        let bytes = try await request.body.collect(upTo: 1 << 20)
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(buffer: bytes))
+        } catch {
+            throw HTTPError(.badRequest, message: "cannot read the request body as \(Body.self): \(error)")
+        }
     }
 
     // MARK: Trust

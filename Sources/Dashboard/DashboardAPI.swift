@@ -183,3 +183,21 @@ struct EventStream {
         try await writer.finish(nil)
     }
 }
+
+/// `POST /api/v1/watcher/say`.
+struct WatcherLine: Codable {
+    var line: String
+}
+
+/// `POST /api/v1/watcher/watch` (nil: the watcher ends) and `…/state`'s answer.
+struct WatcherRecord: Codable {
+    var record: StackState.WatchRecord?
+}
+
+/// `POST /api/v1/watcher/restart`: services to restart, in order, on a build in the stack's
+/// binary folder.
+struct WatcherRestart: Codable {
+    var names: [String]
+    var executable: String
+    var timeoutSeconds: Int
+}

@@ -40,9 +40,11 @@ public actor WatchLoop {
         }
     }
 
-    let supervisor: Supervisor
+    let supervisor: any StackControl
     private(set) var planner: ChangePlanner
     let repositoryRoot: String
+    /// The devctl.yaml the stack runs from (the planner follows its changes).
+    let configFile: String
     let settings: Settings
     let binaryDirectory: String
     private var debouncer: Debouncer
@@ -52,13 +54,14 @@ public actor WatchLoop {
     private var pendingRestart: Set<String> = []
     /// Paused from the dashboard: changes are collected, and acted on once resumed.
     private var paused = false
-    /// A build asked for from the dashboard, run by the loop (one build at a time).
-    private var buildRequested = false
+    /// Builds the dashboard asked for that this loop has run.
+    private var buildRequestsSeen = 0
 
-    public init(supervisor: Supervisor, planner: ChangePlanner, repositoryRoot: String, settings: Settings) {
+    public init(supervisor: any StackControl, planner: ChangePlanner, repositoryRoot: String, configFile: String? = nil, settings: Settings) {
         self.supervisor = supervisor
         self.planner = planner
         self.repositoryRoot = repositoryRoot
+        self.configFile = configFile ?? repositoryRoot + "/" + StackConfig.fileName
         self.settings = settings
         binaryDirectory = StackPaths(repositoryRoot: repositoryRoot).binaryDirectory
         debouncer = Debouncer(quiet: settings.quiet, maxWait: settings.maxWait)
@@ -87,13 +90,20 @@ public actor WatchLoop {
             for await path in watcher.changes { await self?.noted(path) }
         }
         defer { feed.cancel() }
-        await supervisor.recordWatch(.init(paused: paused))
+        await supervisor.recordWatch(.init(paused: false, buildRequests: 0, watcherPID: getpid()))
         while !Task.isCancelled {
-            if buildRequested {
-                buildRequested = false
-                await supervisor.say("build requested from the dashboard")
-                await build(then: restartOrder(), seenAt: .now)
-                continue
+            // The dashboard's requests arrive through the stack's watch record.
+            if let record = await supervisor.watchRecord() {
+                if record.paused != paused {
+                    paused = record.paused
+                    await supervisor.say(paused ? "watching paused: changes are collected until resumed" : "watching resumed")
+                }
+                if record.buildRequests > buildRequestsSeen {
+                    buildRequestsSeen = record.buildRequests
+                    await supervisor.say("build requested from the dashboard")
+                    await build(then: restartOrder(), seenAt: .now)
+                    continue
+                }
             }
             if !paused, let batch = debouncer.take(at: .now) {
                 await handle(batch, seenAt: .now)
@@ -102,21 +112,9 @@ public actor WatchLoop {
             // Idle: a wake-up every 100 ms at most, and none of it burns CPU.
             try? await Task.sleep(for: .milliseconds(100))
         }
-    }
-
-    /// Stops acting on changes (they are still collected) or resumes: what changed meanwhile is
-    /// then handled as one change.
-    public func setPaused(_ paused: Bool) async {
-        guard paused != self.paused else { return }
-        self.paused = paused
-        await supervisor.recordWatch(.init(paused: paused))
-        await supervisor.say(paused ? "watching paused: changes are collected until resumed" : "watching resumed")
-    }
-
-    /// Asks for a build now (run by the loop after the current one, if any); it restarts the
-    /// services owed a restart by earlier changes.
-    public func requestBuild() {
-        buildRequested = true
+        // Said even though this task is cancelled (a new task is not).
+        let stack = supervisor
+        await Task { await stack.recordWatch(nil) }.value
     }
 
     /// Services owed a restart, in dependency order.
@@ -161,16 +159,11 @@ public actor WatchLoop {
     /// devctl.yaml changed: an invalid file is reported and changes nothing; a valid one is
     /// applied to the running stack (services started, stopped, restarted as it says).
     private func applyConfig() async {
-        let config: StackConfig
         do {
-            config = try StackConfig.load(contentsOf: repositoryRoot + "/devctl.yaml")
-        } catch {
-            await supervisor.say("devctl.yaml is invalid; the running stack is unchanged:\n\((error as? any UserFacingError)?.message ?? "\(error)")")
-            return
-        }
-        do {
-            let change = try await supervisor.apply(config)
-            planner = ChangePlanner(config: config, targets: planner.targets)
+            let change = try await supervisor.applyConfigFile()
+            if let config = try? StackConfig.load(contentsOf: configFile) {
+                planner = ChangePlanner(config: config, targets: planner.targets)
+            }
             if change.isEmpty {
                 await supervisor.say("devctl.yaml changed; no process is affected")
             } else {
@@ -182,7 +175,7 @@ public actor WatchLoop {
                 await supervisor.say("devctl.yaml applied: " + parts.joined(separator: "; "))
             }
         } catch {
-            await supervisor.say("devctl.yaml not applied: \((error as? any UserFacingError)?.message ?? "\(error)")")
+            await supervisor.say((error as? any UserFacingError)?.message ?? "devctl.yaml not applied: \(error)")
         }
     }
 
@@ -233,7 +226,7 @@ public actor WatchLoop {
         }
         await supervisor.recordBuild(.init(phase: .succeeded, startedAt: started, durationMs: buildMs, restarted: restart))
         let restartStarted = ContinuousClock.now
-        let notReady = await supervisor.restartServices(restart, executable: copy)
+        let notReady = await supervisor.restartServices(restart, executable: copy, timeout: .seconds(60))
         pendingRestart.subtract(restart)
         await removeUnusedBuilds()
         let readyMs = Self.milliseconds(ContinuousClock.now - restartStarted)
@@ -244,7 +237,7 @@ public actor WatchLoop {
 
     /// Earlier watch builds no service runs any more (a debug devctl is ~200 MB a copy).
     private func removeUnusedBuilds() async {
-        let inUse = await supervisor.executablesInUse
+        guard let inUse = await supervisor.buildsInUse() else { return }
         let suffix = ".\(getpid())"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: binaryDirectory)) ?? [] where name.hasSuffix(suffix) {
             // devctl.N.PID: this supervisor's watch builds (devctl.PID is the copy `up` took).

@@ -25,13 +25,28 @@ public struct StackState: Codable, Sendable, Equatable {
     /// The dashboard's address (`http://127.0.0.1:10350`), while it serves.
     public var dashboard: String?
 
-    /// What `up --watch` is doing.
+    /// Who watches the stack's files (`up --watch`, or `devctl watch` beside it) and what the
+    /// dashboard asked of it: the watcher follows this record.
     public struct WatchRecord: Codable, Sendable, Equatable {
         /// Changes are collected but not acted on until resumed.
         public var paused: Bool
+        /// Builds asked for so far (the watcher builds when this grows).
+        public var buildRequests: Int
+        /// The watching process (the supervisor itself under `up --watch`).
+        public var watcherPID: Int32
 
-        public init(paused: Bool) {
+        public init(paused: Bool = false, buildRequests: Int = 0, watcherPID: Int32) {
             self.paused = paused
+            self.buildRequests = buildRequests
+            self.watcherPID = watcherPID
+        }
+
+        // A state file an older devctl wrote (only `paused`) still reads.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            paused = try container.decodeIfPresent(Bool.self, forKey: .paused) ?? false
+            buildRequests = try container.decodeIfPresent(Int.self, forKey: .buildRequests) ?? 0
+            watcherPID = try container.decodeIfPresent(Int32.self, forKey: .watcherPID) ?? 0
         }
     }
 

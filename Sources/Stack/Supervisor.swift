@@ -30,6 +30,8 @@ public actor Supervisor {
     }
 
     private(set) var config: StackConfig
+    /// The stack's devctl.yaml (in the repository root, under the name it was given).
+    public nonisolated let configFile: String
     let repositoryRoot: String
     let paths: StackPaths
     let options: StackOptions
@@ -70,6 +72,7 @@ public actor Supervisor {
     public init(config: StackConfig, repositoryRoot: String, options: StackOptions, console: ConsoleStream?, logger: Logger) throws {
         self.config = config
         self.repositoryRoot = repositoryRoot
+        configFile = repositoryRoot + "/" + (config.source.file as NSString).lastPathComponent
         self.options = options
         self.console = console
         paths = StackPaths(repositoryRoot: repositoryRoot)
@@ -434,7 +437,7 @@ public actor Supervisor {
     }
 
     /// The devctl copies services run now (older watch builds not among them can be deleted).
-    public var executablesInUse: Set<String> {
+    public func executablesInUse() -> Set<String> {
         Set(plan.filter { $0.kind == .service }.map { serviceExecutables[$0.name] ?? $0.executable })
     }
 
@@ -450,10 +453,29 @@ public actor Supervisor {
         publish()
     }
 
-    /// Publishes whether `up --watch` acts on changes.
+    /// A watcher starts (a record) or ends (nil).
     public func recordWatch(_ record: StackState.WatchRecord?) {
         state.watch = record
         publish()
+    }
+
+    /// The watch record, cleared when its watcher process is gone (a `devctl watch` killed).
+    public func watchRecord() -> StackState.WatchRecord? {
+        if let record = state.watch, record.watcherPID != getpid(), kill(record.watcherPID, 0) != 0 {
+            state.watch = nil
+            publish()
+        }
+        return state.watch
+    }
+
+    /// The dashboard asks the watcher to pause or resume, or to build; false: nobody watches.
+    public func requestWatch(paused: Bool? = nil, build: Bool = false) -> Bool {
+        guard var record = watchRecord() else { return false }
+        if let paused { record.paused = paused }
+        if build { record.buildRequests += 1 }
+        state.watch = record
+        publish()
+        return true
     }
 
     /// Restarts one process (a service or the edge) on what it runs now, as if it had crashed
@@ -481,7 +503,7 @@ public actor Supervisor {
     }
 
     /// What applying a changed devctl.yaml did to the running stack.
-    public struct ConfigChange: Sendable, Equatable {
+    public struct ConfigChange: Sendable, Equatable, Codable {
         public var started: [String] = []
         public var stopped: [String] = []
         public var restarted: [String] = []

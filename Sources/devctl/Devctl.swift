@@ -10,6 +10,6 @@ struct Devctl: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 2 bad usage or bad configuration.
             """,
         version: DevctlVersion.current,
-        subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, LogsCommand.self, TracesCommand.self, NewCommand.self, ManifestsCommand.self, DatabaseCommand.self, GenerateCommand.self, ServeCommand.self, ProtocPluginCommand.self, StackGuardCommand.self]
+        subcommands: [UpCommand.self, WatchCommand.self, DownCommand.self, StatusCommand.self, LogsCommand.self, TracesCommand.self, NewCommand.self, ManifestsCommand.self, DatabaseCommand.self, GenerateCommand.self, ServeCommand.self, ProtocPluginCommand.self, StackGuardCommand.self]
     )
 }

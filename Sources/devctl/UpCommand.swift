@@ -89,9 +89,9 @@ struct UpCommand: AsyncParsableCommand {
         if watch {
             let planner = ChangePlanner(config: repository.config, targets: await WatchLoop.targets(repositoryRoot: repository.root))
             let settings = await WatchLoop.Settings.standard(repositoryRoot: repository.root, devctl: executable)
-            loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, settings: settings)
+            loop = WatchLoop(supervisor: supervisor, planner: planner, repositoryRoot: repository.root, configFile: supervisor.configFile, settings: settings)
         }
-        let dashboard = options.dashboardPort.map { Dashboard(supervisor: supervisor, watch: loop, port: $0, repositoryRoot: repository.root) }
+        let dashboard = options.dashboardPort.map { Dashboard(supervisor: supervisor, port: $0, repositoryRoot: repository.root) }
         // A signal while starting makes start() stop what it started and throw.
         try await supervisor.start(companions: dashboard.map { [$0] } ?? [])
         var watching: Task<Void, any Error>?

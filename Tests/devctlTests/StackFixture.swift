@@ -49,10 +49,10 @@ struct StackFixture {
     /// but another test's server can take one before `up` binds it: then `up` refuses with "in
     /// use" and nothing started, and a fresh fixture (new ports) tries again, at most three times.
     static func started(_ arguments: [String], environment: [String: String] = [:],
-                        prepare: (StackFixture) throws -> Void = { _ in }) async throws -> (StackFixture, Subprocess.Output) {
+                        prepare: (StackFixture) async throws -> Void = { _ in }) async throws -> (StackFixture, Subprocess.Output) {
         for attempt in 1...3 {
             let fixture = try make()
-            try prepare(fixture)
+            try await prepare(fixture)
             let up = try await fixture.devctl(arguments, environment: environment)
             if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
                 await fixture.tearDown()
@@ -66,7 +66,7 @@ struct StackFixture {
     /// `prepare` set up the fixture's files); on failure the processes' last log lines are
     /// attached; the stack is always torn down.
     static func withStarted(_ extraArguments: [String] = [], environment: [String: String] = [:],
-                            prepare: (StackFixture) throws -> Void = { _ in },
+                            prepare: (StackFixture) async throws -> Void = { _ in },
                             _ body: (StackFixture, Subprocess.Output) async throws -> Void) async throws {
         let (fixture, up) = try await started(["up", "-d", "--timeout", "90"] + extraArguments, environment: environment, prepare: prepare)
         do {

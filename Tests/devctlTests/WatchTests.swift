@@ -164,4 +164,69 @@ import TestSupport
             #expect(log.contains("devctl.yaml applied: stopped extra"), "\(log)")
         }
     }
+
+    static func watch(_ fixture: StackFixture) async throws -> [String: Any]? {
+        try DevctlProcess.json(await fixture.devctl(["status", "--json"]))["watch"] as? [String: Any]
+    }
+
+    /// `devctl watch` beside a stack `up -d` started without watching: it drives the supervisor
+    /// through the dashboard's API (restarts, build errors in `status`), the dashboard can pause
+    /// it, a second watcher is refused, and stopping it leaves the stack running, unwatched.
+    @Test func devctlWatchDrivesAStackStartedWithoutIt() async throws {
+        let source = "Sources/Services/Greeter/GreeterService.swift"
+        let fakeBuild = """
+            if grep -q BROKEN \(source); then echo "$PWD/\(source):3:5: error: cannot find 'BROKEN' in scope"; exit 1; fi; exit 0
+            """
+        try await StackFixture.withStarted(prepare: { fixture in
+            try FileManager.default.createDirectory(atPath: fixture.root + "/Sources/Services/Greeter", withIntermediateDirectories: true)
+            try "struct Greeter {}\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+        }) { fixture, up in
+            #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+            #expect(try await Self.watch(fixture) == nil)
+            let environment = DevctlProcess.cleanEnvironment(["DEVCTL_WATCH_BUILD": fakeBuild, "DEVCTL_WATCH_BINARY": DevctlProcess.executable])
+            let watcher = try BackgroundProcess(DevctlProcess.executable, ["watch", "--config", fixture.root + "/devctl.yaml"], environment: environment)
+            defer { watcher.stop() }
+            #expect(try watcher.firstLine().contains("watching"), "\(watcher.errors)")
+            #expect(await eventually(.seconds(10)) { (try? await Self.watch(fixture))?["watcherPID"] as? Int == Int(watcher.pid) })
+            let second = try await fixture.devctl(["watch"])
+            #expect(second.status == 1 && second.stderr.contains("already watched (pid \(watcher.pid))"), "\(second.stderr)")
+
+            // A change: greeter alone restarts on the build.
+            let before = try await Self.pids(fixture)
+            try "struct Greeter { let version = 2 }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+            var after: [String: Int] = [:]
+            #expect(await eventually(.seconds(60)) {
+                after = (try? await Self.pids(fixture)) ?? [:]
+                return after["greeter"] != nil && after["greeter"] != before["greeter"]
+            }, "greeter was not restarted: \(after)")
+            for (name, pid) in before where name != "greeter" { #expect(after[name] == pid, "\(name) restarted too") }
+
+            // Paused from the dashboard: a broken change waits; resumed, its failure shows.
+            let dashboard = try await DashboardTests.dashboardURL(fixture)
+            let token = try String(contentsOfFile: fixture.root + "/.devctl/run/dashboard.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let pause = try await DashboardTests.send(.POST, dashboard + "/api/v1/watch/pause", headers: ["X-Devctl-Token": token])
+            #expect(pause.status == 200, "\(pause)")
+            try await Task.sleep(for: .seconds(1))
+            try "struct Greeter { BROKEN }\n".write(toFile: fixture.root + "/" + source, atomically: true, encoding: .utf8)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await Self.build(fixture)["phase"] as? String == "succeeded", "a paused watcher built")
+            #expect(try await Self.watch(fixture)?["paused"] as? Bool == true)
+            let resume = try await DashboardTests.send(.POST, dashboard + "/api/v1/watch/resume", headers: ["X-Devctl-Token": token])
+            #expect(resume.status == 200, "\(resume)")
+            var build: [String: Any] = [:]
+            #expect(await eventually(.seconds(30)) {
+                build = (try? await Self.build(fixture)) ?? [:]
+                return build["phase"] as? String == "failed"
+            }, "\(build)")
+            #expect(build["errors"] as? [String] == ["\(source):3:5: error: cannot find 'BROKEN' in scope"], "\(build)")
+            #expect(try await Self.pids(fixture)["greeter"] == after["greeter"], "a failed build restarted greeter")
+
+            // Stopped: the stack runs on, unwatched.
+            watcher.stop()
+            #expect(await eventually(.seconds(10)) { (try? await Self.watch(fixture)) == nil }, "the watch record outlived the watcher")
+            #expect(try await Self.pids(fixture)["greeter"] == after["greeter"])
+            let unwatched = try await DashboardTests.send(.POST, dashboard + "/api/v1/build", headers: ["X-Devctl-Token": token])
+            #expect(unwatched.status == 409, "\(unwatched)")
+        }
+    }
 }
