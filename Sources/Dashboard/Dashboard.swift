@@ -79,7 +79,13 @@ public final class Dashboard: StackCompanion {
     public func stop() async {
         let task = running.withLock { $0.task }
         task?.cancel()
-        await task?.value
+        // A page that stopped reading could hold a stream open: the stack stops regardless.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task?.value }
+            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+            await group.next()
+            group.cancelAll()
+        }
         running.withLock { $0.task = nil }
         unlink(tokenFile)
     }
@@ -135,20 +141,19 @@ public final class Dashboard: StackCompanion {
 
     func stateResponse() async -> Response {
         let state = await supervisor.snapshot
-        return DashboardJSON.response(StateView(stack: state, newestEvent: supervisor.events.newestID, now: Date()))
+        return DashboardJSON.response(StateView(stack: state, newestEvent: supervisor.events.newestID, epoch: supervisor.events.epoch, now: Date()))
     }
 
     /// Events after `after` (or the `Last-Event-ID` a reconnecting EventSource sends): as
     /// Server-Sent Events when asked for `text/event-stream`, else one JSON list.
     func eventsResponse(_ request: Request) -> Response {
         let query = request.uri.queryParameters
-        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int($0) }
-        let after = lastEventID ?? query["after"].flatMap { Int(String($0)) }
-        let limit = query["limit"].flatMap { Int(String($0)) } ?? 1000
         let events = supervisor.events
+        let after = EventStream.position(request.headers[HTTPField.Name("Last-Event-ID")!] ?? query["after"].map(String.init), epoch: events.epoch)
+        let limit = query["limit"].flatMap { Int(String($0)) } ?? 1000
         guard request.headers[.accept]?.contains("text/event-stream") == true else {
             let slice = events.events(after: after ?? 0, limit: max(1, limit))
-            return DashboardJSON.response(EventList(events: slice.events.map(EventView.init), gap: slice.gap, newest: events.newestID))
+            return DashboardJSON.response(EventList(events: slice.events.map(EventView.init), gap: slice.gap, newest: slice.newest, epoch: events.epoch))
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
@@ -161,7 +166,7 @@ public final class Dashboard: StackCompanion {
     func logsResponse(_ request: Request) -> Response {
         let query = request.uri.queryParameters
         let source = query["source"].map(String.init)
-        let after = query["after"].flatMap { Int(String($0)) } ?? 0
+        let after = EventStream.position(query["after"].map(String.init), epoch: supervisor.events.epoch) ?? 0
         let limit = query["limit"].flatMap { Int(String($0)) } ?? 2000
         let slice = supervisor.events.events(after: after)
         var lines: [EventView] = []
@@ -169,7 +174,7 @@ public final class Dashboard: StackCompanion {
             guard case .log(let name, _) = event.payload, source == nil || source == name else { continue }
             lines.append(EventView(event))
         }
-        return DashboardJSON.response(LogList(lines: Array(lines.suffix(max(1, limit))), newest: supervisor.events.newestID))
+        return DashboardJSON.response(LogList(lines: Array(lines.suffix(max(1, limit))), newest: slice.newest, epoch: supervisor.events.epoch))
     }
 
     // MARK: Watcher
@@ -200,8 +205,10 @@ public final class Dashboard: StackCompanion {
         router.post("/api/v1/watcher/restart") { request, _ in
             let body: WatcherRestart = try await Self.decode(request)
             // Only a build the watcher copied into this stack's own folder, never any program.
-            let path = (body.executable as NSString).standardizingPath
-            guard path.hasPrefix(self.binaryDirectory + "/"), !path.dropFirst(self.binaryDirectory.count + 1).contains("/"),
+            // Both sides with symlinks resolved (`..` included), so neither can fool the check.
+            let path = URL(fileURLWithPath: body.executable).resolvingSymlinksInPath().path
+            let folder = URL(fileURLWithPath: self.binaryDirectory).resolvingSymlinksInPath().path
+            guard path.hasPrefix(folder + "/"), !path.dropFirst(folder.count + 1).contains("/"),
                   FileManager.default.isExecutableFile(atPath: path) else {
                 return DashboardJSON.error(.badRequest, "a restart runs only a build copied into \(self.binaryDirectory), not \(body.executable)")
             }

@@ -9,8 +9,10 @@ import Stack
 /// `GET /api/v1/state`: the stack as `status --json` has it, and where the event stream is.
 struct StateView: Encodable {
     var stack: StackState
-    /// The id of the newest event: follow `/api/v1/events?after=` this.
+    /// The id of the newest event: follow `/api/v1/events?after=EPOCH-ID` with this.
     var newestEvent: Int
+    /// This run of the supervisor's event ids.
+    var epoch: String
     var now: Date
 }
 
@@ -45,12 +47,14 @@ struct EventList: Encodable {
     /// another run of the stack): start again from `/api/v1/state` and `/api/v1/logs`.
     var gap: Bool
     var newest: Int
+    var epoch: String
 }
 
 /// `GET /api/v1/logs`: the newest lines held (all processes, or `source`'s), oldest first.
 struct LogList: Encodable {
     var lines: [EventView]
     var newest: Int
+    var epoch: String
 }
 
 enum DashboardJSON {
@@ -137,7 +141,21 @@ enum DashboardJSON {
 /// no longer holds — is an `event: reset`, after which the page reloads state and logs.
 struct EventStream {
     let events: StackEvents
+    /// Where the reader is: `EPOCH-ID` (as the stream's ids), a bare id, or nil for "from now".
     let after: Int?
+
+    /// The id in `EPOCH-ID` or `ID`; an id of another run of the supervisor reads as "newer than
+    /// anything", which the ring answers with a gap (a reset).
+    static func position(_ text: String?, epoch: String) -> Int? {
+        guard let text, !text.isEmpty else { return nil }
+        let parts = text.split(separator: "-", maxSplits: 1)
+        if parts.count == 2 {
+            guard parts[0] == epoch, let id = Int(parts[1]), id >= 0 else { return Int.max }
+            return id
+        }
+        guard let id = Int(text), id >= 0 else { return Int.max }
+        return id
+    }
 
     func run(into writer: inout any ResponseBodyWriter) async throws {
         let encoder = DashboardJSON.encoder()
@@ -149,14 +167,14 @@ struct EventStream {
                 let slice = events.events(after: last, limit: 5000)
                 var text = ""
                 if slice.gap {
-                    last = events.newestID
-                    text = "id: \(last)\nevent: reset\ndata: {}\n\n"
+                    last = slice.newest
+                    text = "id: \(events.epoch)-\(last)\nevent: reset\ndata: {}\n\n"
                 } else if let newest = slice.events.last {
                     let lastState = slice.events.lastIndex { if case .state = $0.payload { true } else { false } }
                     for (index, event) in slice.events.enumerated() {
                         if case .state = event.payload, index != lastState { continue }
                         // The batch's last event carries the id, so a reconnect resumes after it.
-                        if event.id == newest.id { text += "id: \(event.id)\n" }
+                        if event.id == newest.id { text += "id: \(events.epoch)-\(event.id)\n" }
                         switch event.payload {
                         case .log(let source, let line):
                             // Written by hand: a flood of lines is most of what a stream carries.

@@ -236,6 +236,8 @@ function renderBuild() {
 async function post(path) {
   const response = await fetch(path, { method: "POST", headers: { "X-Devctl-Token": token } });
   const body = await response.json().catch(() => ({}));
+  // A new run of the stack has a new token: this page is from the last one.
+  if (response.status === 403 && /token/.test(body.error || "")) { location.reload(); }
   if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
   return body;
 }
@@ -346,7 +348,8 @@ $("log-filter").addEventListener("search", updateMatcher);
 $("log-clear").addEventListener("click", () => { lines = []; fullRender = true; scheduleRender(); });
 $("logs").addEventListener("scroll", () => {
   const box = $("logs"), atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 30;
-  if ($("log-follow").checked !== atBottom && document.activeElement === box) $("log-follow").checked = atBottom;
+  // Scrolling up (wheel, keys, the bar) stops following; back at the bottom follows again.
+  if ($("log-follow").checked !== atBottom) $("log-follow").checked = atBottom;
 });
 
 // ---- traces ----
@@ -422,17 +425,18 @@ async function boot() {
   serverNow = Date.parse(state.now); clientAtServerNow = Date.now();
   lines = []; addLines(logs.lines); fullRender = true;
   applyState(state.stack);
-  lastEvent = logs.newest;
+  lastEvent = `${logs.epoch}-${logs.newest}`;
   follow();
 }
 function follow() {
   if (source) source.close();
-  source = new EventSource(`/api/v1/events?after=${lastEvent}`);
+  source = new EventSource(`/api/v1/events?after=${encodeURIComponent(lastEvent)}`);
   source.onopen = () => { $("conn").className = "live"; $("conn").textContent = "live"; };
   source.onerror = () => { $("conn").className = "down"; $("conn").textContent = "reconnecting…"; };
   source.addEventListener("log", (message) => { addLines([JSON.parse(message.data)]); });
   source.addEventListener("state", (message) => { applyState(JSON.parse(message.data).state); });
-  source.addEventListener("reset", () => { source.close(); boot().catch(() => setTimeout(boot, 1000)); });
+  // Events were lost, or the stack was restarted (new ids, new token): start again.
+  source.addEventListener("reset", () => { source.close(); location.reload(); });
 }
 setInterval(() => { if (stack) renderResources(); }, 1000);
 if (location.hash.startsWith("#trace=")) openTrace(location.hash.slice(7));

@@ -19,9 +19,9 @@ final class ChildProcess: Sendable {
         self.name = name
     }
 
-    /// Starts the process; `onExit` gets its exit status (128 + signal when killed).
+    /// Starts the process; `onExit` gets its pid and exit status (128 + signal when killed).
     static func start(name: String, executable: String, arguments: [String], environment: [String: String],
-                      workingDirectory: String, sink: LogSink, onExit: @escaping @Sendable (Int32) -> Void) async throws -> ChildProcess {
+                      workingDirectory: String, sink: LogSink, onExit: @escaping @Sendable (pid_t, Int32) -> Void) async throws -> ChildProcess {
         let (readEnd, writeEnd) = try makeCloseOnExecPipe()
         let pid: pid_t
         do {
@@ -49,7 +49,7 @@ final class ChildProcess: Sendable {
         Subprocess.onOwnThread {
             let status = ProcessSpawner.wait(for: pid)
             _ = drained.wait(timeout: .now() + 2)
-            onExit(status)
+            onExit(pid, status)
         }
         return child
     }

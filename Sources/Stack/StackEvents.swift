@@ -46,9 +46,17 @@ public final class StackEvents: Sendable {
         ring = Mutex(Ring())
     }
 
-    /// Records a log line of `source`.
+    /// The longest line held as is (the ring is bounded in lines; this bounds it in bytes).
+    public static let maxLineBytes = 16 * 1024
+
+    /// Records a log line of `source` (a longer line than ``maxLineBytes`` is cut, saying so).
     public func log(source: String, line: String) {
-        append(.log(source: source, line: line))
+        guard line.utf8.count > Self.maxLineBytes else {
+            append(.log(source: source, line: line))
+            return
+        }
+        let kept = String(decoding: line.utf8.prefix(Self.maxLineBytes), as: UTF8.self)
+        append(.log(source: source, line: kept + " … (\(line.utf8.count) bytes; the whole line is in the log file)"))
     }
 
     /// Records the stack's new state (the latest is also kept apart: ``latestState``).
@@ -81,10 +89,16 @@ public final class StackEvents: Sendable {
     public struct Slice: Sendable {
         /// Events newer than the id asked for, oldest first (at most the limit).
         public var events: [StackEvent]
-        /// The id asked for is older than the oldest event held (events were lost in between),
-        /// or newer than any event (a different supervisor's): the reader should start afresh.
+        /// Events after the id asked for are missing here: the ring dropped them, the limit cut
+        /// them, or the id is newer than any event (another run's): the reader should start afresh.
         public var gap: Bool
+        /// The newest id when the slice was taken (what to ask after next).
+        public var newest: Int
     }
+
+    /// Identifies this run of the supervisor (ids restart at 1 in the next): a reader's id from
+    /// another run is a gap, whatever its number.
+    public let epoch: String = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 
     /// Events with an id greater than `id`, oldest first; at most `limit` (the newest of them,
     /// when more are held).
@@ -94,17 +108,19 @@ public final class StackEvents: Sendable {
             let newest = ring.nextID - 1
             let oldest = newest - count + 1
             let after = max(0, id)
-            let gap = after > newest || after < oldest - 1
+            // An id beyond the newest (another run's): nothing to read here, start afresh.
+            guard after <= newest else { return Slice(events: [], gap: true, newest: newest) }
             // Ids are consecutive, so the wanted events sit at known places in the ring.
             let first = max(after + 1, oldest, newest - max(0, limit) + 1)
-            guard first <= newest else { return Slice(events: [], gap: gap) }
+            let gap = first > after + 1
+            guard first <= newest else { return Slice(events: [], gap: gap, newest: newest) }
             let start = count < capacity ? 0 : ring.head
             var events: [StackEvent] = []
             events.reserveCapacity(newest - first + 1)
             for wanted in first...newest {
                 events.append(ring.events[(start + wanted - oldest) % count])
             }
-            return Slice(events: events, gap: gap)
+            return Slice(events: events, gap: gap, newest: newest)
         }
     }
 

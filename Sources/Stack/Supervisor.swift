@@ -65,8 +65,9 @@ public actor Supervisor {
     /// started with — per service, so a crash-restart of a service the build did not concern
     /// keeps its version.
     private var serviceExecutables: [String: String] = [:]
-    /// Services being restarted on purpose (their exit is not a crash).
-    private var restarting: Set<String> = []
+    /// Processes an operation (a restart, a config change) is stopping or starting on purpose:
+    /// their exit is not a crash, and no other operation touches them until it is done.
+    private var busy: Set<String> = []
 
     /// Plans the stack; throws for unknown services, a missing HAProxy or an edge without a secret.
     public init(config: StackConfig, repositoryRoot: String, options: StackOptions, console: ConsoleStream?, logger: Logger) throws {
@@ -102,7 +103,10 @@ public actor Supervisor {
     static func privateCopy(of executable: String, paths: StackPaths) throws -> String {
         try paths.createDirectories()
         let fileManager = FileManager.default
-        for name in (try? fileManager.contentsOfDirectory(atPath: paths.binaryDirectory)) ?? [] {
+        // Only while no stack runs here: a running one's services may execute a copy whose
+        // maker (a `devctl watch` that ended) is gone.
+        let stackRuns = FileLock.isHeld(at: paths.lockFile)
+        for name in stackRuns ? [] : (try? fileManager.contentsOfDirectory(atPath: paths.binaryDirectory)) ?? [] {
             // devctl.PID: the supervisor that uses it; keep those whose process still runs.
             if let pid = pid_t(name.split(separator: ".").last ?? ""), kill(pid, 0) == 0 { continue }
             try? fileManager.removeItem(atPath: paths.binaryDirectory + "/" + name)
@@ -320,7 +324,7 @@ public actor Supervisor {
     }
 
     private func launch(_ planned: Planned) async throws {
-        guard !stopping else { return }
+        guard !stopping, children[planned.name] == nil else { return }
         let sink = sinks[planned.name] ?? LogSink(name: planned.name, path: paths.logFile(for: planned.name), console: console, events: events)
         sinks[planned.name] = sink
         update(planned.name) {
@@ -331,9 +335,9 @@ public actor Supervisor {
         let child = try await ChildProcess.start(
             name: planned.name, executable: serviceExecutables[planned.name] ?? planned.executable, arguments: planned.arguments,
             environment: planned.environment.merging(tracingEnvironment(for: planned)) { $1 }, workingDirectory: repositoryRoot, sink: sink
-        ) { [weak self] status in
+        ) { [weak self] pid, status in
             guard let self else { return }
-            Task { await self.exited(planned.name, status: status) }
+            Task { await self.exited(planned.name, pid: pid, status: status) }
         }
         children[planned.name] = child
         update(planned.name) { $0.pid = child.pid }
@@ -376,14 +380,16 @@ public actor Supervisor {
     }
 
     /// A child ended: expected during a stop; otherwise restart it after the backoff.
-    private func exited(_ name: String, status: Int32) async {
+    private func exited(_ name: String, pid: pid_t, status: Int32) async {
+        // An earlier run of a process that has been started again meanwhile: nothing to do.
+        guard children[name]?.pid == pid else { return }
         let ranFor = state.process(named: name)?.startedAt.map { Date().timeIntervalSince($0) } ?? 0
         children[name] = nil
         update(name) {
             $0.pid = nil
             $0.lastExit = status
         }
-        guard !stopping, !restarting.contains(name), let planned = plan.first(where: { $0.name == name }) else {
+        guard !stopping, !busy.contains(name), plan.contains(where: { $0.name == name }) else {
             update(name) { $0.state = .stopped }
             return
         }
@@ -404,7 +410,7 @@ public actor Supervisor {
         note("\(name): exited with status \(status); restarting in \(delay)")
         Task {
             try? await Task.sleep(for: delay)
-            await self.restart(planned)
+            await self.restartAfterCrash(name)
         }
     }
 
@@ -416,11 +422,11 @@ public actor Supervisor {
     public func restartServices(_ names: [String], executable: String, timeout: Duration = .seconds(60)) async -> [String] {
         var notReady: [String] = []
         for name in names {
+            await acquire([name])
+            defer { release([name]) }
             guard !stopping, let planned = plan.first(where: { $0.name == name && $0.kind == .service }) else { continue }
             if planned.executable == self.executable { serviceExecutables[name] = executable }
-            restarting.insert(name)
             await stop(name)
-            restarting.remove(name)
             crashesInARow[name] = 0
             do {
                 try await launch(planned)
@@ -481,14 +487,16 @@ public actor Supervisor {
     /// Restarts one process (a service or the edge) on what it runs now, as if it had crashed
     /// but without counting a crash; returns once it is ready again, or throws saying why not.
     public func restartProcess(_ name: String, timeout: Duration = .seconds(60)) async throws {
-        guard let planned = plan.first(where: { $0.name == name }) else {
+        guard plan.contains(where: { $0.name == name }) else {
             throw DevctlFailure("no process named \(name) in this stack", hint: "the stack runs \(plan.map(\.name).joined(separator: ", "))")
         }
+        await acquire([name])
+        defer { release([name]) }
         guard !stopping else { throw DevctlFailure("the stack is stopping") }
+        // The plan may have changed while waiting (a devctl.yaml change removed it).
+        guard let planned = plan.first(where: { $0.name == name }) else { throw DevctlFailure("\(name) left the stack meanwhile") }
         note("\(name): restart requested")
-        restarting.insert(name)
         await stop(name)
-        restarting.remove(name)
         crashesInARow[name] = 0
         do {
             try await launch(planned)
@@ -546,7 +554,11 @@ public actor Supervisor {
                                 + taken.map { "port \($0.port) (\($0.name)) is in use by \(PortProbe.describeHolder(of: $0.port))" }.joined(separator: "\n  "),
                                 hint: "free the port or pick another in devctl.yaml")
         }
-        let newDatabases = added.filter { $0.kind == .service }.map(\.name).filter { newConfig.service(named: $0)?.database != nil }
+        // Databases new to the stack: a new service's, or one an existing service now names.
+        let newDatabases = (added + changed).filter { $0.kind == .service }.map(\.name).filter { name in
+            guard let database = newConfig.service(named: name)?.database else { return false }
+            return config.service(named: name)?.database != database
+        }
         if !newDatabases.isEmpty {
             guard state.postgres != nil else {
                 throw DevctlFailure("\(newDatabases.joined(separator: ", ")) needs a database and this stack runs no PostgreSQL; nothing was changed",
@@ -562,11 +574,13 @@ public actor Supervisor {
             config = newConfig
             return change
         }
+        // No restart or crash-restart of these runs while the change is made.
+        let touched = removed + (added + changed).map(\.name)
+        await acquire(touched)
+        defer { release(touched) }
         // Out first (the edge before what it routes to), in reverse start order.
         for planned in plan.reversed() where removed.contains(planned.name) || changed.contains(where: { $0.name == planned.name }) {
-            restarting.insert(planned.name)
             await stop(planned.name)
-            restarting.remove(planned.name)
             if removed.contains(planned.name) { note("\(planned.name): stopped (no longer in devctl.yaml)") }
         }
         config = newConfig
@@ -583,6 +597,10 @@ public actor Supervisor {
             sinks[name] = nil
             crashesInARow[name] = nil
             serviceExecutables[name] = nil
+        }
+        // A service that no longer runs devctl (now a `command:`) leaves its watch build behind.
+        for planned in changed where old[planned.name]?.executable != planned.executable {
+            serviceExecutables[planned.name] = nil
         }
         publish()
         change.stopped = removed
@@ -616,14 +634,28 @@ public actor Supervisor {
         first * (1 << min(crashes, 4))
     }
 
-    private func restart(_ planned: Planned) async {
-        guard !stopping, children[planned.name] == nil else { return }
+    /// The backoff is over: start it again — as the plan has it now, unless an operation took it
+    /// over or the plan no longer has it.
+    private func restartAfterCrash(_ name: String) async {
+        guard !stopping, !busy.contains(name), children[name] == nil, let planned = plan.first(where: { $0.name == name }) else { return }
         do {
             try await launch(planned)
         } catch {
             update(planned.name) { $0.state = .failed }
             note("\(planned.name): cannot restart: \(error)")
         }
+    }
+
+    /// Waits until no operation holds any of `names`, then holds them all.
+    private func acquire(_ names: [String]) async {
+        while names.contains(where: busy.contains) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        busy.formUnion(names)
+    }
+
+    private func release(_ names: [String]) {
+        busy.subtract(names)
     }
 
     private func waitUntilReady(_ names: [String], deadline: ContinuousClock.Instant) async -> [String] {
@@ -693,13 +725,15 @@ public actor Supervisor {
         note("\(name): stopping")
         child.signal(SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: options.stopTimeout)
-        while children[name] != nil || !ProcessTable.members(ofGroup: child.pid).isEmpty, ContinuousClock.now < deadline {
+        // This child (not one started after it) and every member of its group.
+        let running = { self.children[name]?.pid == child.pid }
+        while running() || !ProcessTable.members(ofGroup: child.pid).isEmpty, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if children[name] != nil || !ProcessTable.members(ofGroup: child.pid).isEmpty {
+        if running() || !ProcessTable.members(ofGroup: child.pid).isEmpty {
             note("\(name): did not stop within \(options.stopTimeout); killing it")
             child.signal(SIGKILL)
-            while children[name] != nil { try? await Task.sleep(for: .milliseconds(20)) }
+            while running() { try? await Task.sleep(for: .milliseconds(20)) }
         }
     }
 

@@ -47,9 +47,26 @@ struct WatchCommand: AsyncParsableCommand {
             await signals.next()
             watching.cancel()
         }
+        // The stack this watches stopped, or another `up` replaced it: its token and its ids are
+        // gone, so watching on would only fail; say so and end.
+        let supervisor = state.supervisorPID
+        let lost = Task { () -> Bool in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if !controller.isSupervisorRunning || controller.currentState()?.supervisorPID != supervisor {
+                    watching.cancel()
+                    return true
+                }
+            }
+            return false
+        }
         // Ends on a signal (run() returns once cancelled, having cleared its record) or an error.
         let result = await watching.result
         stopped.cancel()
+        lost.cancel()
+        if await lost.value {
+            throw DevctlFailure("the stack this watched stopped (supervisor pid \(supervisor))", hint: "start it again (devctl up -d), then devctl watch")
+        }
         try result.get()
     }
 }

@@ -60,7 +60,7 @@ import Testing
         #expect(frames.count == 3, "\(frames)")
         #expect(frames.map { $0.components(separatedBy: "\n").first { $0.hasPrefix("event: ") } } == ["event: log", "event: state", "event: log"])
         #expect(text.components(separatedBy: "id: ").count == 2, "one id per batch: \(text)")
-        #expect(text.contains("id: 5\nevent: log\n"), "\(text)")
+        #expect(text.contains("id: \(events.epoch)-5\nevent: log\n"), "\(text)")
         #expect(text.contains(#"\"msg\":\"one\""#), "the log line is a JSON string inside the event: \(text)")
     }
 
@@ -79,7 +79,29 @@ import Testing
         let text = resumed.text.withLock { $0 }
         #expect(text.contains("line 5") && text.contains("line 6") && !text.contains("line 4"), "\(text)")
         let reset = lost.text.withLock { $0 }
-        #expect(reset.contains("id: 6\nevent: reset\n"), "events 2…3 are gone: \(reset)")
+        #expect(reset.contains("id: \(events.epoch)-6\nevent: reset\n"), "events 2…3 are gone: \(reset)")
+    }
+
+    @Test func aPositionOfAnotherRunIsAGap() {
+        #expect(EventStream.position("abc-12", epoch: "abc") == 12)
+        #expect(EventStream.position("12", epoch: "abc") == 12)
+        #expect(EventStream.position("zzz-12", epoch: "abc") == Int.max, "another run's id")
+        #expect(EventStream.position("nonsense", epoch: "abc") == Int.max)
+        #expect(EventStream.position(nil, epoch: "abc") == nil)
+        let events = StackEvents(capacity: 10)
+        events.log(source: "a", line: "x")
+        #expect(events.events(after: Int.max).gap)
+    }
+
+    @Test func aHugeLineIsCutInTheRing() {
+        let events = StackEvents(capacity: 10)
+        events.log(source: "a", line: String(repeating: "x", count: 100_000))
+        guard case .log(_, let line) = events.events(after: 0).events.first?.payload else {
+            Issue.record("no line")
+            return
+        }
+        #expect(line.utf8.count < StackEvents.maxLineBytes + 100)
+        #expect(line.hasSuffix("(100000 bytes; the whole line is in the log file)"))
     }
 
     @Test func thePageLoadsNothingFromTheNetwork() {

@@ -115,27 +115,28 @@ import TestSupport
             // As EventSource reconnects: Last-Event-ID three behind → those three, in order, the
             // last carrying the id to resume from.
             let missed = events.suffix(3)
-            let stream = try await Self.firstChunks(of: url + "/api/v1/events", lastEventID: newest - 3, until: "id: \(newest)\n")
+            let epoch = try #require(list["epoch"] as? String)
+            let stream = try await Self.firstChunks(of: url + "/api/v1/events", lastEventID: "\(epoch)-\(newest - 3)", until: "id: \(epoch)-\(newest)\n")
             var position = stream.startIndex
             for event in missed {
                 guard let kind = event["kind"] as? String else { continue }
                 let range = try #require(stream.range(of: "event: \(kind)\ndata: ", range: position..<stream.endIndex), "event \(event["id"] ?? "?") missing from:\n\(stream)")
                 position = range.upperBound
             }
-            #expect(stream.contains("id: \(newest)\n"))
-            #expect(!stream.contains("id: \(newest - 3)\n"), "an event the page had was sent again")
+            #expect(stream.contains("id: \(epoch)-\(newest)\n"))
+            #expect(!stream.contains("-\(newest - 3)\n"), "an event the page had was sent again")
 
-            // An id this run never gave out (a page from an earlier stack): start afresh.
-            let stale = try await Self.firstChunks(of: url + "/api/v1/events", lastEventID: newest + 1000, until: "event: reset")
+            // An id of another run of the stack (a page from before a restart): start afresh.
+            let stale = try await Self.firstChunks(of: url + "/api/v1/events", lastEventID: "x\(epoch)-\(newest - 3)", until: "event: reset")
             #expect(stale.contains("event: reset"))
         }
     }
 
     /// Reads a Server-Sent Events response until `marker` appears (or 10 s pass).
-    static func firstChunks(of url: String, lastEventID: Int, until marker: String) async throws -> String {
+    static func firstChunks(of url: String, lastEventID: String, until marker: String) async throws -> String {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "text/event-stream")
-        request.headers.add(name: "Last-Event-ID", value: String(lastEventID))
+        request.headers.add(name: "Last-Event-ID", value: lastEventID)
         let response = try await StackFixture.http.execute(request, timeout: .seconds(10))
         #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
         var text = ""

@@ -16,6 +16,12 @@ struct StackFixture {
     let root: String
     /// Repository port → the fixture's port.
     let ports: [Int: Int]
+    /// Holds one of ``slots`` (released by ``tearDown()``).
+    var holdsSlot = false
+
+    /// At most this many whole stacks (PostgreSQL, five services, the edge, a supervisor) run at
+    /// once: more would starve the in-process tests beside them, whose deadlines are seconds.
+    static let slots = TestSlots(3)
 
     static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318, 10350]
 
@@ -40,7 +46,7 @@ struct StackFixture {
             try FileManager.default.createDirectory(atPath: root + "/Sources/Services/\(service)", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: repositoryRoot + "/" + folder, toPath: root + "/" + folder)
         }
-        return StackFixture(root: root, ports: ports)
+        return StackFixture(root: root, ports: ports, holdsSlot: false)
     }
 
     func port(_ devPort: Int) -> Int { ports[devPort] ?? devPort }
@@ -51,8 +57,10 @@ struct StackFixture {
     static func started(_ arguments: [String], environment: [String: String] = [:],
                         prepare: (StackFixture) async throws -> Void = { _ in }) async throws -> (StackFixture, Subprocess.Output) {
         for attempt in 1...3 {
-            let fixture = try make()
+            var fixture = try make()
             try await prepare(fixture)
+            await slots.acquire()
+            fixture.holdsSlot = true
             let up = try await fixture.devctl(arguments, environment: environment)
             if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
                 await fixture.tearDown()
@@ -90,6 +98,7 @@ struct StackFixture {
     func tearDown() async {
         _ = try? await devctl(["down", "--purge", "--yes", "--timeout", "2"])
         TemporaryFolder.remove(root)
+        if holdsSlot { await Self.slots.release() }
     }
 
     func scalar(_ sql: String, in database: String) async throws -> String? {
@@ -145,5 +154,31 @@ struct StackFixture {
         let payload = encode(try JSONSerialization.data(withJSONObject: claims))
         let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return "\(header).\(payload).\(algorithm == "none" ? "" : encode(Data(signature)))"
+    }
+}
+
+/// A counting semaphore for async tests (waiters resume in arrival order).
+actor TestSlots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) {
+        free = count
+    }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }

@@ -29,8 +29,15 @@ final class BackgroundProcess: @unchecked Sendable {
         stdout = FileHandle(fileDescriptor: pipe[0], closeOnDealloc: true)
     }
 
-    /// The first line the process prints (a peer's port).
-    func firstLine() throws -> String {
+    /// The first line the process prints (a peer's port). Read on a thread of its own: a blocking
+    /// read on one of the few cooperative threads would stall every test running beside it.
+    func firstLine() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Subprocess.onOwnThread { continuation.resume(with: Result { try self.readFirstLine() }) }
+        }
+    }
+
+    private func readFirstLine() throws -> String {
         var line = Data()
         while true {
             let byte = stdout.readData(ofLength: 1)
@@ -43,9 +50,18 @@ final class BackgroundProcess: @unchecked Sendable {
 
     var errors: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM, wait, and what the process wrote to stderr.
+    /// SIGTERM, wait (on a thread of its own), and what the process wrote to stderr.
     @discardableResult
-    func stop() -> String {
+    func stop() async -> String {
+        await withCheckedContinuation { continuation in
+            Subprocess.onOwnThread { continuation.resume(returning: self.stopNow()) }
+        }
+    }
+
+    /// ``stop()`` for a `defer` (which cannot wait): blocks, so only for a process already
+    /// stopped or stopping fast.
+    @discardableResult
+    func stopNow() -> String {
         if !stopped {
             stopped = true
             kill(pid, SIGTERM)
@@ -106,8 +122,8 @@ final class BackgroundProcess: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: spansFile) }
         guard let python = Subprocess.findExecutable("python3") else { throw DevctlFailure("python3 is missing") }
         let receiver = try BackgroundProcess(python, [Self.peers + "/otlp_receiver.py", spansFile])
-        defer { receiver.stop() }
-        let port = try receiver.firstLine()
+        defer { receiver.stopNow() }
+        let port = try await receiver.firstLine()
         try await body(port) {
             let text = (try? String(contentsOfFile: spansFile, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(ReceivedSpan.self, from: Data($0.utf8)) }
@@ -251,14 +267,14 @@ final class BackgroundProcess: @unchecked Sendable {
     @Test func aReceiverThatIsDownIsOneWarning() async throws {
         let closed = try ClosedPort()
         let (service, port) = try serve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(closed.port)", "OTEL_BSP_SCHEDULE_DELAY": "100"])
-        defer { service.stop() }
+        defer { service.stopNow() }
         #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
         // Several batches, each failing (100 ms apart).
         for _ in 0..<8 {
             #expect(try await healthz(port, traced: true) == 200)
             try await Task.sleep(for: .milliseconds(150))
         }
-        let errors = service.stop()
+        let errors = await service.stop()
         let warnings = errors.split(separator: "\n").filter { $0.contains("tracing:") }
         #expect(warnings.count == 1, "\(errors)")
         #expect(warnings.first?.contains("\"level\":\"warning\"") == true, "\(errors)")
@@ -269,12 +285,12 @@ final class BackgroundProcess: @unchecked Sendable {
     @Test func aGracefulStopFlushesWaitingSpans() async throws {
         try await withPythonReceiver { receiverPort, received in
             let (service, port) = try serve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_BSP_SCHEDULE_DELAY": "60000"])
-            defer { service.stop() }
+            defer { service.stopNow() }
             #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
             #expect(try await healthz(port, traced: true) == 200)
             try await Task.sleep(for: .milliseconds(300))
             #expect(received().isEmpty, "exported before the batch delay")
-            service.stop()
+            await service.stop()
             #expect(received().contains { $0.trace_id == Self.traceID && $0.name == "GET /healthz" }, "\(received().map(\.name))")
         }
     }
@@ -283,11 +299,11 @@ final class BackgroundProcess: @unchecked Sendable {
     @Test(arguments: [nil, ""] as [String?])
     func offSaysAndSendsNothing(endpoint: String?) async throws {
         let (service, port) = try serve(endpoint.map { ["OTEL_EXPORTER_OTLP_ENDPOINT": $0, "OTEL_BSP_SCHEDULE_DELAY": "100"] } ?? [:])
-        defer { service.stop() }
+        defer { service.stopNow() }
         #expect(await eventually(.seconds(20)) { (try? await healthz(port, traced: false)) == 200 })
         #expect(try await healthz(port, traced: true) == 200)
         try await Task.sleep(for: .milliseconds(300))
-        let errors = service.stop()
+        let errors = await service.stop()
         #expect(!errors.lowercased().contains("tracing") && !errors.lowercased().contains("otel") && !errors.contains("trace_id"), "\(errors)")
     }
 

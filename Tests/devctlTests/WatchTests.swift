@@ -185,8 +185,8 @@ import TestSupport
             #expect(try await Self.watch(fixture) == nil)
             let environment = DevctlProcess.cleanEnvironment(["DEVCTL_WATCH_BUILD": fakeBuild, "DEVCTL_WATCH_BINARY": DevctlProcess.executable])
             let watcher = try BackgroundProcess(DevctlProcess.executable, ["watch", "--config", fixture.root + "/devctl.yaml"], environment: environment)
-            defer { watcher.stop() }
-            #expect(try watcher.firstLine().contains("watching"), "\(watcher.errors)")
+            defer { watcher.stopNow() }
+            #expect(try await watcher.firstLine().contains("watching"), "\(watcher.errors)")
             #expect(await eventually(.seconds(10)) { (try? await Self.watch(fixture))?["watcherPID"] as? Int == Int(watcher.pid) })
             let second = try await fixture.devctl(["watch"])
             #expect(second.status == 1 && second.stderr.contains("already watched (pid \(watcher.pid))"), "\(second.stderr)")
@@ -222,7 +222,7 @@ import TestSupport
             #expect(try await Self.pids(fixture)["greeter"] == after["greeter"], "a failed build restarted greeter")
 
             // Stopped: the stack runs on, unwatched.
-            watcher.stop()
+            await watcher.stop()
             #expect(await eventually(.seconds(10)) { (try? await Self.watch(fixture)) == nil }, "the watch record outlived the watcher")
             #expect(try await Self.pids(fixture)["greeter"] == after["greeter"])
             let unwatched = try await DashboardTests.send(.POST, dashboard + "/api/v1/build", headers: ["X-Devctl-Token": token])
