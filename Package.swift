@@ -110,7 +110,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"),
             ],
-            exclude: ["Golden"]
+            exclude: ["Golden", "Node"]
         ),
         // Connect, gRPC and gRPC-Web for Hummingbird servers, and their Swift client (HTTP/1.1 and h2c).
         .target(

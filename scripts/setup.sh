@@ -7,6 +7,8 @@ set -euo pipefail
 DEBIAN_PACKAGES=(postgresql libgit2-dev protobuf-compiler libprotobuf-dev haproxy pkg-config golang-go)
 # The dashboard's tests drive a real headless browser (Debian's selenium runs on /usr/bin/python3).
 DEBIAN_PACKAGES+=(chromium chromium-driver python3-selenium)
+# The web frontend and the generated TypeScript: React 18 (with its types), tsc, esbuild.
+DEBIAN_PACKAGES+=(node-react node-react-dom node-typescript esbuild)
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # Real peers the tests call: buf (generation), the Python Connect client/server (uvicorn; hypercorn for
 # h2c) and its stubs' plugins,

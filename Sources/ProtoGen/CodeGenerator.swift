@@ -148,7 +148,7 @@ public struct CodeGenerator: Sendable {
     /// works right after `swift build --product devctl`.
     private func resolve(_ plugin: PluginConfig) async throws -> [String] {
         guard case .local(let argv) = plugin.source, let program = argv.first else { return [] }
-        if ConnectSwiftGenerator.isBuiltIn(argv) { return [] } // runs in-process
+        if ConnectSwiftGenerator.isBuiltIn(argv) || ConnectTSGenerator.isBuiltIn(argv) { return [] } // runs in-process
         let buildFolders = [".build/debug", ".build/release"].map { repositoryRoot + "/" + $0 }
         // protoc-gen-swift (by name, or through buf.gen.yaml's launcher) is built by this
         // package: on first need devctl builds it, saying so, rather than failing or running a

@@ -79,6 +79,9 @@ struct PluginRunner: Sendable {
         case .local(let configured) where ConnectSwiftGenerator.isBuiltIn(configured):
             let response = ConnectSwiftGenerator.respond(to: makeRequest(input: input, files: files))
             return try self.files(from: response)
+        case .local(let configured) where ConnectTSGenerator.isBuiltIn(configured):
+            let response = ConnectTSGenerator.respond(to: makeRequest(input: input, files: files))
+            return try self.files(from: response)
         case .local:
             let request = makeRequest(input: input, files: files)
             let output = try await Subprocess(argv[0], Array(argv.dropFirst()), input: try request.serializedData()).output()

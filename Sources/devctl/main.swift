@@ -7,13 +7,14 @@ import Services
 
 // ArgumentParser's own `main()` exits 64 on bad usage; devctl promises 0 / 1 / 2, and prints
 // user-facing errors (with their hint) the same way, in JSON too when --json is given.
-// Invoked through a `protoc-gen-connect-swift` symlink, devctl is that protoc plugin.
-if (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) == ConnectSwiftGenerator.pluginName {
+// Invoked through a `protoc-gen-connect-swift` (or `-ts`) symlink, devctl is that protoc plugin.
+let invokedAs = CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }
+if invokedAs == ConnectSwiftGenerator.pluginName || invokedAs == ConnectTSGenerator.pluginName {
     do {
-        try ProtocPluginCommand.serve()
+        try ProtocPluginCommand.serve(invokedAs == ConnectTSGenerator.pluginName ? "connect-ts" : "connect-swift")
         exit(0)
     } catch {
-        FileHandle.standardError.write(Data("protoc-gen-connect-swift: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(invokedAs ?? "protoc-gen-connect"): \(error)\n".utf8))
         exit(1)
     }
 }

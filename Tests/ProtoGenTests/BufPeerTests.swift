@@ -60,7 +60,12 @@ import Testing
         let withServices = protoFiles.filter { file in
             ((try? String(contentsOfFile: Self.repositoryRoot + "/proto/" + file, encoding: .utf8)) ?? "").contains("\nservice ")
         }
-        #expect(ourTree.count == protoFiles.count + withServices.count && !withServices.isEmpty, "\(ourTree.keys.sorted())")
+        let swift = ourTree.keys.filter { $0.hasPrefix("Sources/") }, typescript = ourTree.keys.filter { $0.hasPrefix("frontend/src/gen/") }
+        #expect(swift.count == protoFiles.count + withServices.count && !withServices.isEmpty, "\(swift.sorted())")
+        // TypeScript: messages per file; per service file a client and (one service each) its
+        // hooks; the runtime and its React glue once.
+        #expect(typescript.count == protoFiles.count + 2 * withServices.count + 2, "\(typescript.sorted())")
+        #expect(swift.count + typescript.count == ourTree.count, "\(ourTree.keys.sorted())")
         for (path, content) in theirTree {
             #expect(ourTree[path] == content, "\(path) differs")
         }
