@@ -147,3 +147,23 @@ import TestSupport
         return text
     }
 }
+
+/// The TypeScript client `devctl gen` writes for the frontend (frontend/src/gen), in Node against
+/// the real stack through the edge: unary, error codes, a server stream (bundled by esbuild,
+/// run by node's own test runner).
+@Suite struct GeneratedTypeScriptClientTests {
+    @Test func theGeneratedClientCallsTheRealServices() async throws {
+        let esbuild = try #require(Subprocess.findExecutable("esbuild"), "esbuild is missing: apt-get install -y esbuild (scripts/setup.sh does)")
+        let node = try #require(Subprocess.findExecutable("node"), "node is missing: apt-get install -y nodejs")
+        try await StackFixture.withStarted { fixture, up in
+            #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+            let bundle = fixture.root + "/generated_client.test.mjs"
+            let bundled = try await Subprocess(esbuild, [DashboardTests.peers + "/generated_client.test.ts", "--bundle", "--platform=node", "--format=esm",
+                                                         "--outfile=\(bundle)", "--log-level=warning"]).output()
+            #expect(bundled.status == 0, "esbuild:\n\(bundled.stderr)")
+            let run = try await Subprocess(node, ["--test", bundle], environment: ["EDGE_URL": fixture.edge]).output()
+            #expect(run.status == 0, "node --test:\n\(run.stdout)\n\(run.stderr)")
+            #expect(run.stdout.contains("# pass 1") && run.stdout.contains("# fail 0"), "\(run.stdout)")
+        }
+    }
+}
