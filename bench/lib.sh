@@ -10,7 +10,7 @@ import re, socket, sys
 held = []
 def free():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s); return s.getsockname()[1]
-ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318, 10350)}
+ports = {p: free() for p in (5432, 8080, 8081, 8082, 8090, 3000, 3001, 30081, 4318, 10350)}
 for s in held: s.close()
 text = open("devctl.yaml").read()
 text = re.sub(r"(port: |:)(\d+)\b", lambda m: m.group(1) + str(ports.get(int(m.group(2)), m.group(2))), text)
@@ -19,6 +19,7 @@ open(sys.argv[1] + "/devctl.yaml", "w").write(text)
 PY
     local s
     for s in Sources/Services/*/Migrations; do mkdir -p "$1/$s"; cp "$s"/*.sql "$1/$s/"; done
+    mkdir -p "$1/frontend"; cp -r frontend/build.sh frontend/index.html frontend/src "$1/frontend/"
 }
 
 # greet_script DIR EDGE_PORT: an account through the edge (signed up once), and DIR/greet.lua:

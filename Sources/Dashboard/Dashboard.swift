@@ -215,6 +215,15 @@ public final class Dashboard: StackCompanion {
             let notReady = await self.supervisor.restartServices(body.names, executable: path, timeout: .seconds(max(1, min(body.timeoutSeconds, 600))))
             return DashboardJSON.response(notReady)
         }
+        router.post("/api/v1/watcher/rebuild") { request, _ in
+            let body: WatcherLine = try await Self.decode(request)
+            do {
+                try await self.supervisor.rebuildService(body.line)
+                return DashboardJSON.response(["ok": true])
+            } catch {
+                return DashboardJSON.error(.unprocessableContent, (error as? any UserFacingError)?.message ?? "\(error)")
+            }
+        }
         router.post("/api/v1/watcher/apply-config") { _, _ in
             do {
                 return DashboardJSON.response(try await self.supervisor.applyConfigFile())

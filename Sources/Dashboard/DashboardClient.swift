@@ -86,6 +86,10 @@ public struct DashboardClient: StackControl {
         (try? await post("/api/v1/watcher/executables", Empty(), as: [String].self)).map(Set.init)
     }
 
+    public func rebuildService(_ name: String) async throws {
+        _ = try await post("/api/v1/watcher/rebuild", WatcherLine(line: name), as: Ok.self, timeout: .seconds(600))
+    }
+
     public func applyConfigFile() async throws -> Supervisor.ConfigChange {
         try await post("/api/v1/watcher/apply-config", Empty(), as: Supervisor.ConfigChange.self, timeout: .seconds(300))
     }

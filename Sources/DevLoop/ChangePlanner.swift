@@ -29,13 +29,15 @@ public struct ChangePlan: Sendable, Equatable {
     public var restart: [String] = []
     /// The supervisor's own code changed: it keeps running the old code until `up` is restarted.
     public var supervisorChanged = false
+    /// Services whose `build` step must run again (a file under its `watch` folders changed).
+    public var serviceBuilds: [String] = []
     /// Files that matter to nothing that runs (templates, docs, tests).
     public var unaffected: [String] = []
 
     public init() {}
 
     /// True when nothing is to be done.
-    public var isEmpty: Bool { !regenerate && !configChanged && migrate.isEmpty && !build && restart.isEmpty && !supervisorChanged }
+    public var isEmpty: Bool { !regenerate && !configChanged && migrate.isEmpty && !build && restart.isEmpty && !supervisorChanged && serviceBuilds.isEmpty }
 }
 
 /// Maps changed files to actions: a service's own folder → that service; code every service
@@ -91,6 +93,14 @@ public struct ChangePlanner: Sendable {
                 plan.regenerate = true
                 plan.build = true
                 changedTargets.insert("Protos")
+                continue
+            }
+            // A service's own build inputs (the frontend's sources): its build step, then it.
+            let building = config.services.filter { service in
+                service.build?.watch.contains { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") || path == $0 } ?? false
+            }
+            if !building.isEmpty {
+                for service in building where !plan.serviceBuilds.contains(service.name) { plan.serviceBuilds.append(service.name) }
                 continue
             }
             if path.hasSuffix(".sql"), let service = config.services.first(where: { service in

@@ -143,6 +143,14 @@ public actor WatchLoop {
             }
             await supervisor.say("devctl gen: done")
         }
+        for service in plan.serviceBuilds {
+            do {
+                try await supervisor.rebuildService(service)
+                await supervisor.say("\(service): rebuilt and restarted")
+            } catch {
+                await supervisor.say("\(service): build failed; it keeps running as it was:\n\((error as? any UserFacingError)?.message ?? "\(error)")")
+            }
+        }
         for service in plan.migrate {
             let migrate = try? await Subprocess(settings.devctl, ["db", "migrate", service], workingDirectory: repositoryRoot).output()
             await supervisor.say(migrate?.succeeded == true ? "\(service): migrated" : "\(service): db migrate failed:\n\(migrate?.stderr ?? "")")

@@ -9,6 +9,7 @@ public enum ServiceRegistry {
         GatewayService.self,
         AuthService.self,
         CustomLangService.self,
+        WebService.self,
     ]
 
     /// The service called `name`, if there is one.

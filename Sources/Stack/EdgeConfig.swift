@@ -94,6 +94,13 @@ public struct EdgeConfig: Sendable {
         for route in routes {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")
         }
+        if routes.contains(where: { $0.pathPrefix == "/" }) {
+            lines += [
+                "    # The route for / (the frontend) takes what a browser loads: GET and HEAD. Any other",
+                "    # call to a path no API route has (an RPC to an unknown procedure) gets the edge's no-route answer.",
+                "    acl page_request method GET HEAD",
+            ]
+        }
         lines += [
             "    # gRPC and gRPC-Web clients get the edge's refusals as gRPC statuses (trailers-only).",
             "    acl grpc_request req.hdr(content-type) -m reg -i \(Self.grpcContentType)",
@@ -112,7 +119,7 @@ public struct EdgeConfig: Sendable {
             if route.h2c {
                 lines.append("    use_backend be_\(id(route))_h2 if route_\(id(route)) h2_client || route_\(id(route)) grpc_request")
             }
-            lines.append("    use_backend be_\(id(route)) if route_\(id(route))")
+            lines.append("    use_backend be_\(id(route)) if \(matches(route))\(route.pathPrefix == "/" ? " page_request" : "")")
         }
         lines += ["    default_backend be_not_found", ""]
         for route in routes {
@@ -147,11 +154,19 @@ public struct EdgeConfig: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// The condition under which a request belongs to `route`: its ACL; for the catch-all `/`
+    /// (the frontend), "no other route", so its middlewares never reach the API routes.
+    private func matches(_ route: RouteModel.Route) -> String {
+        guard route.pathPrefix == "/" else { return "route_\(id(route))" }
+        let others = routes.filter { $0.pathPrefix != "/" }
+        return others.isEmpty ? "route_\(id(route))" : others.map { "!route_\(id($0))" }.joined(separator: " ")
+    }
+
     private func corsRules() -> [String] {
         let corsRoutes = routes.filter { $0.uses(.cors) }
         guard !corsRoutes.isEmpty else { return [] }
         let cors = model.cors
-        let condition = corsRoutes.map { "route_\(id($0))" }.joined(separator: " || ")
+        let condition = corsRoutes.map(matches).joined(separator: " || ")
         var lines = [
             "    # CORS (the seed's Traefik headers middleware).",
             "    http-request set-var(txn.cors) bool(true) if \(condition)",
@@ -176,7 +191,7 @@ public struct EdgeConfig: Sendable {
     private func rateLimitRules(_ limited: [RouteModel.Route]) -> [String] {
         guard !limited.isEmpty else { return [] }
         let policy = model.rateLimit
-        let condition = limited.map { "route_\(id($0))" }.joined(separator: " || ")
+        let condition = limited.map(matches).joined(separator: " || ")
         let message = "rate limit exceeded: \(policy.average) requests/s, burst \(policy.burst), per client"
         let exceeded = ["{ var(txn.limited) -m bool } { sc_http_req_rate(0) gt \(policy.average + policy.burst) }",
                         "{ var(txn.limited) -m bool } { sc_http_req_rate(1) gt \(policy.average * 10) }"]
@@ -193,7 +208,7 @@ public struct EdgeConfig: Sendable {
     private func authRules() -> [String] {
         let protected = routes.filter { $0.uses(.auth) }
         guard !protected.isEmpty else { return [] }
-        let condition = protected.map { "route_\(id($0))" }.joined(separator: " || ")
+        let condition = protected.map(matches).joined(separator: " || ")
         let unauthenticated = json(code: "unauthenticated", message: "missing, invalid or expired token")
         return [
             "    # auth: HS256 JWT; jwt_verify checks only the signature, so alg and exp are checked here.",

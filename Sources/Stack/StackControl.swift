@@ -18,6 +18,8 @@ public protocol StackControl: Sendable {
     func buildsInUse() async -> Set<String>?
     /// Applies devctl.yaml as it is now on disk to the running stack.
     func applyConfigFile() async throws -> Supervisor.ConfigChange
+    /// Runs a service's `build:` step again, then restarts it.
+    func rebuildService(_ name: String) async throws
 }
 
 extension Supervisor: StackControl {

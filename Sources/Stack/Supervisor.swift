@@ -27,6 +27,8 @@ public actor Supervisor {
         var environment: [String: String]
         var readinessURL: String
         var dependencies: [String]
+        /// Run before it starts (`build:` in devctl.yaml).
+        var build: ServiceSpec.BuildStep?
     }
 
     private(set) var config: StackConfig
@@ -144,7 +146,7 @@ public actor Supervisor {
             return Planned(name: service.name, kind: .service, port: service.port, executable: program.0,
                            arguments: program.1, environment: environment,
                            readinessURL: "http://127.0.0.1:\(service.port)\(service.health.ready)",
-                           dependencies: service.dependsOn.filter(selected.contains))
+                           dependencies: service.dependsOn.filter(selected.contains), build: service.build)
         }
         let edge = EdgeConfig(model: config.routeModel, runningServices: selected)
         if !edge.routes.isEmpty {
@@ -191,6 +193,7 @@ public actor Supervisor {
                 if let line = try await companion.start() { note(line) }
             }
             try await writeEdgeConfig()
+            for planned in plan where planned.build != nil { try await runBuild(planned) }
             try await startDatabase()
             for planned in plan {
                 let waiting = await waitUntilReady(planned.dependencies, deadline: deadline)
@@ -622,6 +625,42 @@ public actor Supervisor {
             if added.contains(where: { $0.name == planned.name }) { change.started.append(planned.name) } else { change.restarted.append(planned.name) }
         }
         return change
+    }
+
+    /// A service's `build:` step, from the repository root; its output goes to the service's log.
+    private func runBuild(_ planned: Planned) async throws {
+        guard let step = planned.build, let program = step.command.first else { return }
+        let sink = sinks[planned.name] ?? LogSink(name: planned.name, path: paths.logFile(for: planned.name), console: console, events: events)
+        sinks[planned.name] = sink
+        note("\(planned.name): building (\(step.command.joined(separator: " ")))")
+        let started = ContinuousClock.now
+        let executable = program.contains("/") ? program : Subprocess.findExecutable(program) ?? program
+        let output: Subprocess.Output
+        do {
+            output = try await Subprocess(executable, Array(step.command.dropFirst()), workingDirectory: repositoryRoot).output()
+        } catch {
+            throw DevctlFailure("\(planned.name): cannot run its build (\(step.command.joined(separator: " "))): \(error)",
+                                hint: "check services.\(planned.name).build in devctl.yaml")
+        }
+        let text = (output.stdout + output.stderr).split(separator: "\n").map(String.init)
+        for line in text { sink.write(line: line) }
+        guard output.succeeded else {
+            throw DevctlFailure("\(planned.name): its build (\(step.command.joined(separator: " "))) failed (exit \(output.status)):\n    "
+                                + text.suffix(15).joined(separator: "\n    "),
+                                hint: "devctl logs \(planned.name) shows all of it")
+        }
+        let elapsed = ContinuousClock.now - started
+        note("\(planned.name): built in \(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000) ms")
+    }
+
+    /// Runs a service's `build:` step again and restarts it on the result (`up --watch`, when
+    /// its sources change); a failed build leaves the running service as it is.
+    public func rebuildService(_ name: String) async throws {
+        guard let planned = plan.first(where: { $0.name == name }), planned.build != nil else {
+            throw DevctlFailure("\(name) has no build step in this stack")
+        }
+        try await runBuild(planned)
+        try await restartProcess(name)
     }
 
     /// A line in the stack's own voice (the console's `devctl |` lines).

@@ -137,7 +137,7 @@ extension StackConfig {
     }
 
     private static let serviceKeys = [
-        "kind", "port", "database", "migrations", "depends_on", "environment", "health", "expose", "command",
+        "kind", "port", "database", "migrations", "depends_on", "environment", "health", "expose", "command", "build",
     ]
 
     private static func decodeService(name: String, _ cursor: YAMLCursor, lines: inout [String: Int]) -> ServiceSpec? {
@@ -178,6 +178,22 @@ extension StackConfig {
                     if command.isEmpty { value.report("expected the program and its arguments, e.g. [node, services/billing/server.js]") }
                     spec.command = command.isEmpty ? nil : command
                 }
+            case "build":
+                var step = ServiceSpec.BuildStep(command: [])
+                for (buildKey, setting) in value.entries(allowedKeys: ["command", "watch"]) ?? [] {
+                    lines[setting.keyPath] = setting.line
+                    guard let list = setting.stringList else { continue }
+                    if buildKey == "command" {
+                        if list.isEmpty { setting.report("expected the program and its arguments, e.g. [sh, frontend/build.sh]") }
+                        step.command = list
+                    } else {
+                        step.watch = list
+                    }
+                }
+                if step.command.isEmpty, value.entries() != nil, !(value.entries() ?? []).contains(where: { $0.key == "command" }) {
+                    value.report("missing key 'command' (the program and its arguments)")
+                }
+                if !step.command.isEmpty { spec.build = step }
             case "health":
                 for (healthKey, path) in value.entries(allowedKeys: ["live", "ready"]) ?? [] {
                     lines[path.keyPath] = path.line

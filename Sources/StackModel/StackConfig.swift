@@ -105,6 +105,22 @@ public struct ServiceSpec: Sendable, Equatable {
     /// The program and arguments `up` runs (from the repository root), for services not written
     /// in Swift; `nil` runs `devctl serve NAME`.
     public var command: [String]?
+    /// What `up` runs (from the repository root) before the service starts, and `up --watch`
+    /// again when a file under one of its `watch` folders changes (the frontend's bundle).
+    public var build: BuildStep?
+
+    /// A build a service needs before it runs.
+    public struct BuildStep: Sendable, Equatable {
+        /// The program and its arguments.
+        public var command: [String]
+        /// Folders (relative to the repository root) whose changes need the build again.
+        public var watch: [String]
+
+        public init(command: [String], watch: [String] = []) {
+            self.command = command
+            self.watch = watch
+        }
+    }
 
     public init(
         name: String, kind: Kind, port: Int, database: String? = nil, migrations: String? = nil,

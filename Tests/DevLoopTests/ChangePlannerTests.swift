@@ -27,7 +27,7 @@ import Testing
         ]
         return ChangePlanner(config: config, targets: targets)
     }()
-    static let everyService = ["caller", "greeter", "custom-lang", "gateway", "auth"]
+    static let everyService = ["caller", "greeter", "custom-lang", "gateway", "auth", "web"]
 
     @Test func aServiceFolderRestartsThatServiceOnly() {
         let plan = Self.planner.plan(["Sources/Services/Greeter/GreeterService.swift"])

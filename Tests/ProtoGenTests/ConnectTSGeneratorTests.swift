@@ -118,3 +118,12 @@ import Testing
         #expect(run.stdout.contains("# fail 0") && !run.stdout.contains("# pass 0"), "\(run.stdout)")
     }
 }
+
+/// The frontend's own code (React, the generated clients) type-checks under its tsconfig.
+@Suite struct FrontendTypeCheckTests {
+    @Test func theFrontendTypeChecksStrict() async throws {
+        let tsc = try #require(Subprocess.findExecutable("tsc"), "tsc is missing: apt-get install -y node-typescript (scripts/setup.sh does)")
+        let checked = try await Subprocess(tsc, ["-p", ConnectTSGeneratorTests.repositoryRoot + "/frontend/tsconfig.json"]).output()
+        #expect(checked.status == 0, "tsc -p frontend:\n\(checked.stdout)\(checked.stderr)")
+    }
+}

@@ -80,6 +80,21 @@ import Testing
         }
     }
 
+    /// Through the edge a request says who calls (X-User-Id from the token): only their own.
+    @Test func aCallerOnlyReadsAndWritesTheirOwnPreference() async throws {
+        try await withService { client, _ in
+            let user: HTTPField.Name = try #require(HTTPField.Name("X-User-Id"))
+            let json: HTTPFields = [.contentType: "application/json", user: "u2"]
+            let other = try await client.execute(uri: "/api/lang/preferences/u3", method: .put, headers: json, body: ByteBuffer(string: #"{"lang":"de"}"#))
+            #expect(other.status == .forbidden)
+            #expect(try await client.execute(uri: "/api/lang/preferences/u3", method: .get, headers: [user: "u2"]).status == .forbidden)
+            #expect(try await client.execute(uri: "/api/lang/preferences/u3", method: .get).status == .notFound, "the refused write stored nothing")
+            let own = try await client.execute(uri: "/api/lang/preferences/u2", method: .put, headers: json, body: ByteBuffer(string: #"{"lang":"de"}"#))
+            #expect(own.status == .ok)
+            #expect(try object(try await client.execute(uri: "/api/lang/preferences/u2", method: .get, headers: [user: "u2"]))["lang"] as? String == "de")
+        }
+    }
+
     @Test func preferencesRoundTripAndRejectUnknownLanguages() async throws {
         try await withService { client, _ in
             let missing = try await client.execute(uri: "/api/lang/preferences/u1", method: .get)

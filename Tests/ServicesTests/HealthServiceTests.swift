@@ -25,9 +25,12 @@ import Testing
             for reply in stub.Watch(health_pb2.HealthCheckRequest(service="nope.v1.Nothing"), timeout=10):
                 print("watch-unknown", health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
                 break
+            # Until SERVING: on a loaded machine the first readiness ping may miss its deadline,
+            # and Watch then sends the change when it comes.
             for reply in stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10):
                 print("watch", health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
-                break
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
         """
 
     @Test func healthFollowsTheDatabase() async throws {

@@ -15,7 +15,11 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
             ("gateway", 8082, "gateway_db", .rpc), ("auth", 8090, "auth_db", .rest),
             ("custom-lang", 3000, "lang_db", .rest),
         ]
-        #expect(config.services.count == contract.count)
+        // The seed's five, and the frontend's static service.
+        #expect(config.services.map(\.name).sorted() == (contract.map(\.0) + ["web"]).sorted())
+        let web = try #require(config.service(named: "web"))
+        #expect(web.port == 3001 && web.database == nil && web.expose?.pathPrefix == "/")
+        #expect(web.build == ServiceSpec.BuildStep(command: ["sh", "frontend/build.sh"], watch: ["frontend/src", "frontend/index.html", "frontend/build.sh"]))
         for (name, port, database, kind) in contract {
             let service = try #require(config.service(named: name))
             #expect(service.port == port)
@@ -71,7 +75,7 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
             """
         #expect(messages(yaml) == [
             #"devctl.yaml:3: services.a.kind: expected one of rpc, rest, got "grpc""#,
-            "devctl.yaml:7: services.bb.prot: unknown key (did you mean 'port'?); allowed: kind, port, database, migrations, depends_on, environment, health, expose, command",
+            "devctl.yaml:7: services.bb.prot: unknown key (did you mean 'port'?); allowed: kind, port, database, migrations, depends_on, environment, health, expose, command, build",
             "devctl.yaml:5: services.bb: missing key 'port'",
         ])
     }
@@ -89,6 +93,20 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         #expect(messages(yaml) == [
             "devctl.yaml:7: services.beta.port: port 9000 is already used by services.alpha.port (devctl.yaml:4)",
         ])
+    }
+
+    @Test func aBuildStepIsReadAndChecked() throws {
+        let config = try StackConfig.parse(yaml: """
+            services:
+              site:
+                kind: rest
+                port: 9100
+                command: [python3, -m, http.server]
+                build: {command: [sh, build.sh], watch: [site/src]}
+            """)
+        #expect(config.service(named: "site")?.build == ServiceSpec.BuildStep(command: ["sh", "build.sh"], watch: ["site/src"]))
+        let missing = messages("services:\n  site:\n    kind: rest\n    port: 9100\n    build: {watch: [x]}\n")
+        #expect(missing.contains { $0.contains("services.site.build") && $0.contains("missing key 'command'") }, "\(missing)")
     }
 
     @Test func dashboardPortIsReadAndClaimed() throws {

@@ -31,7 +31,8 @@ import Testing
 
     @Test func routeModelOrdersLongestPrefixFirstAndSkipsInternalServices() throws {
         let model = try Self.repositoryConfig().routeModel
-        #expect(model.routes.map(\.service) == ["gateway", "greeter", "auth"])
+        // Longest prefix first; the frontend's `/` last of all.
+        #expect(model.routes.map(\.service) == ["gateway", "greeter", "custom-lang", "auth", "web"])
         #expect(model.routes.first { $0.service == "auth" }?.middlewares == [.cors, .rateLimit])
         #expect(model.tokenIssuer == "auth")
         let partial = EdgeConfig(model: model, runningServices: ["greeter", "caller"])

@@ -94,7 +94,7 @@ import TestSupport
             let state = try await Self.send(.GET, url + "/api/v1/state")
             let stack = try #require((try JSONSerialization.jsonObject(with: Data(state.body.utf8)) as? [String: Any])?["stack"] as? [String: Any])
             let processes = stack["processes"] as? [[String: Any]] ?? []
-            #expect(Set(processes.compactMap { $0["name"] as? String }) == ["greeter", "caller", "gateway", "auth", "custom-lang", "edge"])
+            #expect(Set(processes.compactMap { $0["name"] as? String }) == ["greeter", "caller", "gateway", "auth", "custom-lang", "web", "edge"])
             let logs = try await Self.send(.GET, url + "/api/v1/logs?source=devctl")
             #expect(logs.body.contains("caller: restart requested"), "\(logs.body.prefix(2000))")
         }
@@ -164,6 +164,24 @@ import TestSupport
             let run = try await Subprocess(node, ["--test", bundle], environment: ["EDGE_URL": fixture.edge]).output()
             #expect(run.status == 0, "node --test:\n\(run.stdout)\n\(run.stderr)")
             #expect(run.stdout.contains("# pass 1") && run.stdout.contains("# fail 0"), "\(run.stdout)")
+        }
+    }
+}
+
+/// The web frontend the stack serves at / (built by `up`, React from Debian, the generated
+/// clients), in a real headless Chromium: sign-up rules, log-in, greet, errors with their code,
+/// the live list across tabs, the language preference, log-out and an expired session.
+@Suite struct FrontendBrowserTests {
+    @Test func theFrontendInARealBrowser() async throws {
+        try await StackFixture.withStarted { fixture, up in
+            #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
+            let artifacts = DashboardTests.repositoryRoot + "/.build/artifacts/frontend"
+            // Lowest CPU priority, as the dashboard's browser test (other tests run beside it).
+            let browser = Subprocess("/usr/bin/nice", ["-n", "19", "/usr/bin/timeout", "240", "/usr/bin/python3", DashboardTests.peers + "/frontend_browser.py",
+                                                       "--edge", fixture.edge, "--artifacts", artifacts])
+            let run = try await browser.output()
+            #expect(run.status == 0, "the browser test failed (needs Debian chromium, chromium-driver, python3-selenium: scripts/setup.sh):\n\(run.stdout)\n\(run.stderr)")
+            #expect(run.stdout.contains("ok: 10 steps"), "\(run.stdout)")
         }
     }
 }

@@ -23,11 +23,11 @@ struct StackFixture {
     /// once: more would starve the in-process tests beside them, whose deadlines are seconds.
     static let slots = TestSlots(3)
 
-    static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 30081, 4318, 10350]
+    static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 3001, 30081, 4318, 10350]
 
     static func make() throws -> StackFixture {
         let root = try TemporaryFolder.make()
-        // All different (the dev stack's nine ports, each moved to its own free one).
+        // All different (the dev stack's ten ports, each moved to its own free one).
         let ports = Dictionary(uniqueKeysWithValues: zip(devPorts, try FreePorts.take(devPorts.count)))
         // One pass over whole numbers after `port: ` or `:`, so a new port is never rewritten again.
         let original = try String(contentsOfFile: repositoryRoot + "/devctl.yaml", encoding: .utf8)
@@ -41,6 +41,11 @@ struct StackFixture {
         }
         yaml += original[last...]
         try yaml.write(toFile: root + "/devctl.yaml", atomically: true, encoding: .utf8)
+        // The frontend's sources: `up` builds them for the web service.
+        for item in ["frontend/build.sh", "frontend/index.html", "frontend/src"] {
+            try FileManager.default.createDirectory(atPath: root + "/frontend", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/" + item, toPath: root + "/" + item)
+        }
         for service in ["Greeter", "Caller", "Gateway", "Auth", "CustomLang"] {
             let folder = "Sources/Services/\(service)/Migrations"
             try FileManager.default.createDirectory(atPath: root + "/Sources/Services/\(service)", withIntermediateDirectories: true)

@@ -171,7 +171,11 @@ import Testing
         #expect(guesses.last == 429, "\(guesses)")
 
         // Unknown path, CORS preflight.
-        #expect(try await fixture.request(.GET, "/nowhere").status == 404)
+        // A page path no API has: the frontend (its router shows "not found"); any other method
+        // there is the edge's own no-route answer.
+        let page = try await fixture.request(.GET, "/nowhere")
+        #expect(page.status == 200 && page.headers["content-type"] == "text/html; charset=utf-8", "\(page.status) \(page.headers)")
+        #expect(try await fixture.request(.POST, "/nowhere", json: "{}").status == 404)
         let preflight = try await fixture.request(.OPTIONS, "/greeter.v1.GreeterService/Greet",
                                                   headers: ["Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"])
         #expect(preflight.status == 204)
@@ -256,7 +260,7 @@ import Testing
         let pids = ((try await Self.statusJSON(fixture)["processes"] as? [[String: Any]]) ?? []).compactMap { $0["pid"] as? Int32 }
         let stopped = try await fixture.devctl(["down"])
         #expect(stopped.status == 0, "\(stopped.stderr)")
-        #expect(pids.count == 6 && pids.allSatisfy { kill($0, 0) != 0 })
+        #expect(pids.count == 7 && pids.allSatisfy { kill($0, 0) != 0 })
         #expect(StackFixture.devPorts.allSatisfy { PortProbe.isFree(fixture.port($0)) })
         #expect(try await fixture.devctl(["status"]).status == 1)
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -10,7 +11,9 @@ import PostgresNIO
 ///   `unavailable`) answer 401/403/404/409/429/503 with `{error}`: gateway's error mapping is
 ///   exercised through them. Every execution is stored in lang_db.
 /// - `GET /api/lang` → supported languages.
-/// - `PUT|GET /api/lang/preferences/{userId}` → a user's stored language.
+/// - `PUT|GET /api/lang/preferences/{userId}` → a user's stored language. Through the edge
+///   (`/api/lang`, auth middleware) a request carries the caller's `X-User-Id`: only that user's
+///   own preference may be read or written (403 otherwise).
 public struct CustomLangService: BundledService {
     public static let name = "custom-lang"
     public static let defaultPort = 3000
@@ -64,8 +67,14 @@ public struct CustomLangService: BundledService {
         router.get("/api/lang") { _, _ in
             try platform.jsonResponse(.ok, ["languages": Self.greetings.keys.sorted(), "default": "en"])
         }
-        router.put("/api/lang/preferences/:userId") { request, context in try await setPreference(request, context: context) }
-        router.get("/api/lang/preferences/:userId") { _, context in try await preference(context: context) }
+        router.put("/api/lang/preferences/:userId") { request, context in
+            if let refusal = try ownPreference(request, context) { return refusal }
+            return try await setPreference(request, context: context)
+        }
+        router.get("/api/lang/preferences/:userId") { request, context in
+            if let refusal = try ownPreference(request, context) { return refusal }
+            return try await preference(context: context)
+        }
     }
 
     private func invoke(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -91,6 +100,12 @@ public struct CustomLangService: BundledService {
             if greetings[primary] != nil { return primary }
         }
         return "en"
+    }
+
+    /// 403 when the edge says who calls (`X-User-Id`, from the token) and it is another user.
+    private func ownPreference(_ request: Request, _ context: BasicRequestContext) throws -> Response? {
+        guard let caller = request.headers[HTTPField.Name("X-User-Id")!], caller != context.parameters.get("userId") else { return nil }
+        return try platform.jsonResponse(.forbidden, ["error": "a user may only read and set their own language preference"])
     }
 
     private func setPreference(_ request: Request, context: BasicRequestContext) async throws -> Response {
