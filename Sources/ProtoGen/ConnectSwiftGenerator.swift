@@ -43,11 +43,6 @@ public enum ConnectSwiftGenerator {
         }
     }
 
-    struct GeneratorError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
-
     /// Answers one plugin request; problems go into the response's `error`, as protoc expects.
     public static func respond(to request: Google_Protobuf_Compiler_CodeGeneratorRequest) -> Google_Protobuf_Compiler_CodeGeneratorResponse {
         var response = Google_Protobuf_Compiler_CodeGeneratorResponse()
@@ -230,4 +225,10 @@ public enum ConnectSwiftGenerator {
         let padding = String(repeating: " ", count: spaces)
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : padding + $0 }.joined(separator: "\n")
     }
+}
+
+/// A generator's refusal, reported in the plugin response's `error` (what protoc shows).
+struct GeneratorError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -22,11 +22,6 @@ public enum ConnectTSGenerator {
         return (argv.count == 1 && (program as NSString).lastPathComponent == pluginName) || argv == ["devctl", "protoc-plugin", "connect-ts"]
     }
 
-    struct GeneratorError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
-
     /// Answers one plugin request; problems go into the response's `error`, as protoc expects.
     public static func respond(to request: Google_Protobuf_Compiler_CodeGeneratorRequest) -> Google_Protobuf_Compiler_CodeGeneratorResponse {
         var response = Google_Protobuf_Compiler_CodeGeneratorResponse()
@@ -78,23 +73,16 @@ public enum ConnectTSGenerator {
 
     /// `Outer_Inner` for a nested type (as connect-es names them).
     static func typeName(_ descriptor: Descriptor) -> String {
-        var parts = [descriptor.name]
-        var parent = descriptor.containingType
-        while let outer = parent {
-            parts.insert(outer.name, at: 0)
-            parent = outer.containingType
-        }
-        return parts.joined(separator: "_")
+        qualified(descriptor.name, in: descriptor.containingType)
     }
 
     static func typeName(_ descriptor: EnumDescriptor) -> String {
-        var parts = [descriptor.name]
-        var parent = descriptor.containingType
-        while let outer = parent {
-            parts.insert(outer.name, at: 0)
-            parent = outer.containingType
-        }
-        return parts.joined(separator: "_")
+        qualified(descriptor.name, in: descriptor.containingType)
+    }
+
+    private static func qualified(_ name: String, in container: Descriptor?) -> String {
+        guard let container else { return name }
+        return typeName(container) + "_" + name
     }
 
     /// `lowerCamelCase` of a proto name (`external_status` → `externalStatus`).

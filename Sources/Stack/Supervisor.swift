@@ -429,18 +429,12 @@ public actor Supervisor {
             defer { release([name]) }
             guard !stopping, let planned = plan.first(where: { $0.name == name && $0.kind == .service }) else { continue }
             if planned.executable == self.executable { serviceExecutables[name] = executable }
-            await stop(name)
-            crashesInARow[name] = 0
             do {
-                try await launch(planned)
+                try await relaunch(planned, timeout: timeout)
             } catch {
-                update(name) { $0.state = .failed }
-                note("\(name): cannot start the new build: \(error)")
+                note("\(name): \((error as? any UserFacingError)?.message ?? "\(error)")")
                 notReady.append(name)
-                continue
             }
-            let waiting = await waitUntilReady([name], deadline: ContinuousClock.now.advanced(by: timeout))
-            notReady += waiting
         }
         return notReady
     }
@@ -499,6 +493,13 @@ public actor Supervisor {
         // The plan may have changed while waiting (a devctl.yaml change removed it).
         guard let planned = plan.first(where: { $0.name == name }) else { throw DevctlFailure("\(name) left the stack meanwhile") }
         note("\(name): restart requested")
+        try await relaunch(planned, timeout: timeout)
+    }
+
+    /// Stop, start (a fresh backoff), wait for readiness: one restart of a process the caller
+    /// holds (``acquire(_:)``). Throws when it did not start or become ready within `timeout`.
+    private func relaunch(_ planned: Planned, timeout: Duration) async throws {
+        let name = planned.name
         await stop(name)
         crashesInARow[name] = 0
         do {

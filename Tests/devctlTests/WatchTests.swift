@@ -7,17 +7,33 @@ import TestSupport
 /// only the service a change concerns restarts; a failed build changes nothing that runs and its
 /// error (file:line:col, once) is in `status --json` until a build succeeds.
 @Suite struct WatchTests {
-    static func pids(_ fixture: StackFixture) async throws -> [String: Int] {
-        let status = try DevctlProcess.json(await fixture.devctl(["status", "--json"]))
-        var pids: [String: Int] = [:]
-        for process in status["processes"] as? [[String: Any]] ?? [] {
-            if let name = process["name"] as? String, let pid = process["pid"] as? Int { pids[name] = pid }
+    static func status(_ fixture: StackFixture) async throws -> [String: Any] {
+        try DevctlProcess.json(await fixture.devctl(["status", "--json"]))
+    }
+
+    /// A field of every process in `status --json`, by process name.
+    static func processes<Value>(_ fixture: StackFixture, _ field: String, as type: Value.Type = Value.self) async throws -> [String: Value] {
+        var values: [String: Value] = [:]
+        for process in try await status(fixture)["processes"] as? [[String: Any]] ?? [] {
+            if let name = process["name"] as? String, let value = process[field] as? Value { values[name] = value }
         }
-        return pids
+        return values
+    }
+
+    static func pids(_ fixture: StackFixture) async throws -> [String: Int] {
+        try await processes(fixture, "pid")
+    }
+
+    static func states(_ fixture: StackFixture) async throws -> [String: String] {
+        try await processes(fixture, "state")
     }
 
     static func build(_ fixture: StackFixture) async throws -> [String: Any] {
-        try DevctlProcess.json(await fixture.devctl(["status", "--json"]))["build"] as? [String: Any] ?? [:]
+        try await status(fixture)["build"] as? [String: Any] ?? [:]
+    }
+
+    static func watch(_ fixture: StackFixture) async throws -> [String: Any]? {
+        try await status(fixture)["watch"] as? [String: Any]
     }
 
     @Test func aChangeRestartsOnlyItsServiceAndABrokenBuildChangesNothing() async throws {
@@ -93,15 +109,6 @@ import TestSupport
         #expect(await eventually(.seconds(30)) { copies().count == 1 }, "\(copies())")
     }
 
-    static func states(_ fixture: StackFixture) async throws -> [String: String] {
-        let status = try DevctlProcess.json(await fixture.devctl(["status", "--json"]))
-        var states: [String: String] = [:]
-        for process in status["processes"] as? [[String: Any]] ?? [] {
-            if let name = process["name"] as? String, let state = process["state"] as? String { states[name] = state }
-        }
-        return states
-    }
-
     /// devctl.yaml edited under `up --watch`: a changed environment restarts only that service,
     /// a new service starts, a removed one stops; an invalid file changes nothing.
     @Test func aValidConfigChangeIsAppliedAndAnInvalidOneChangesNothing() async throws {
@@ -163,10 +170,6 @@ import TestSupport
             #expect(log.contains("devctl.yaml applied: started extra"), "\(log)")
             #expect(log.contains("devctl.yaml applied: stopped extra"), "\(log)")
         }
-    }
-
-    static func watch(_ fixture: StackFixture) async throws -> [String: Any]? {
-        try DevctlProcess.json(await fixture.devctl(["status", "--json"]))["watch"] as? [String: Any]
     }
 
     /// `devctl watch` beside a stack `up -d` started without watching: it drives the supervisor

@@ -12,12 +12,10 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser_support import Browser
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -27,46 +25,9 @@ parser.add_argument("--edge", required=True)
 parser.add_argument("--source-file", required=True, help="the watched file the fake build reads")
 parser.add_argument("--artifacts", required=True)
 args = parser.parse_args()
-os.makedirs(args.artifacts, exist_ok=True)
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1100", "--disable-dev-shm-usage"):
-    options.add_argument(flag)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-step_number = 0
-
-
-def shot(name):
-    driver.save_screenshot(os.path.join(args.artifacts, f"{name}.png"))
-
-
-def fail(message):
-    shot("failure")
-    print(f"FAIL: {message}", flush=True)
-    driver.quit()
-    sys.exit(1)
-
-
-def step(text):
-    global step_number
-    step_number += 1
-    print(f"step {step_number}: {text}", flush=True)
-
-
-def wait(condition, seconds, what):
-    deadline = time.time() + seconds
-    last = None
-    while time.time() < deadline:
-        try:
-            last = condition()
-            if last:
-                return last
-        except Exception as error:  # a row re-rendered under us: look again
-            last = error
-        time.sleep(0.1)
-    fail(f"{what} (within {seconds} s; last seen: {last!r})")
+browser = Browser(args.artifacts, 1400, 1100)
+driver, shot, fail, step, wait = browser.driver, browser.shot, browser.fail, browser.step, browser.wait
 
 
 def row(name):
@@ -178,8 +139,7 @@ if "auth" not in services:
 shot("06-trace")
 
 step("no console errors")
-errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+errors = browser.console_errors()
 if errors:
     fail(f"console errors: {errors}")
-print(f"ok: {step_number} steps; screenshots in {args.artifacts}", flush=True)
-driver.quit()
+browser.done()

@@ -9,13 +9,11 @@ Steps (each must hold, else exit 1 with what was seen; screenshots in --artifact
   usable at 360 px wide · no console errors.
 """
 import argparse
+import base64
 import json
-import os
-import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser_support import Browser
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -23,47 +21,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--edge", required=True)
 parser.add_argument("--artifacts", required=True)
 args = parser.parse_args()
-os.makedirs(args.artifacts, exist_ok=True)
 edge = args.edge.rstrip("/")
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900", "--disable-dev-shm-usage"):
-    options.add_argument(flag)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-step_number = 0
-
-
-def shot(name):
-    driver.save_screenshot(os.path.join(args.artifacts, f"{name}.png"))
-
-
-def fail(message):
-    shot("failure")
-    print(f"FAIL: {message}", flush=True)
-    driver.quit()
-    sys.exit(1)
-
-
-def step(text):
-    global step_number
-    step_number += 1
-    print(f"step {step_number}: {text}", flush=True)
-
-
-def wait(condition, seconds, what):
-    deadline = time.time() + seconds
-    last = None
-    while time.time() < deadline:
-        try:
-            last = condition()
-            if last:
-                return last
-        except Exception as error:  # an element re-rendered under us: look again
-            last = error
-        time.sleep(0.1)
-    fail(f"{what} (within {seconds} s; last seen: {last!r})")
+browser = Browser(args.artifacts, 1280, 900)
+driver, shot, fail, step, wait = browser.driver, browser.shot, browser.fail, browser.step, browser.wait
 
 
 def find(selector):
@@ -162,7 +123,7 @@ shot("06-logged-out")
 step("a token the server rejects (expired or forged) sends you back to log in")
 # Claims that look fine to the page (exp in the future) but a signature the edge refuses.
 claims = {"sub": "nobody", "exp": int(time.time()) + 3600}
-import base64
+
 payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
 forged = f"eyJhbGciOiJIUzI1NiJ9.{payload}.c2lnbmF0dXJl"
 driver.execute_script("sessionStorage.setItem('devctl.session', JSON.stringify(arguments[0]))",
@@ -184,8 +145,7 @@ if width > 360:
 shot("08-narrow")
 
 step("no console errors")
-errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]]
+errors = browser.console_errors(ignoring=["Failed to load resource"])
 if errors:
     fail(f"console errors: {errors}")
-print(f"ok: {step_number} steps; screenshots in {args.artifacts}", flush=True)
-driver.quit()
+browser.done()
