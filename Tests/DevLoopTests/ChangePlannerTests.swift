@@ -152,4 +152,13 @@ import Testing
             "Sources/Services/Greeter/GreeterService.swift:12:5: warning: variable 'x' was never used",
         ])
     }
+
+    /// The frontend's sources: web's build step runs again (then web restarts); no Swift build.
+    @Test func aFrontendChangeRebuildsOnlyTheFrontend() {
+        let plan = ChangePlannerTests.planner.plan(["frontend/src/features/greeter/Greeter.tsx", "frontend/index.html"])
+        #expect(plan.serviceBuilds == ["web"])
+        #expect(!plan.build && plan.restart.isEmpty && !plan.supervisorChanged)
+        // Its output is not an input: a build never triggers another.
+        #expect(ChangePlannerTests.planner.plan(["frontend/dist/assets/app-X.js", "frontend/dist/index.html"]).isEmpty)
+    }
 }

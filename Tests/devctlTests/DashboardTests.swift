@@ -163,7 +163,7 @@ import TestSupport
             #expect(bundled.status == 0, "esbuild:\n\(bundled.stderr)")
             let run = try await Subprocess(node, ["--test", bundle], environment: ["EDGE_URL": fixture.edge]).output()
             #expect(run.status == 0, "node --test:\n\(run.stdout)\n\(run.stderr)")
-            #expect(run.stdout.contains("# pass 1") && run.stdout.contains("# fail 0"), "\(run.stdout)")
+            #expect(run.stdout.contains("# pass 2") && run.stdout.contains("# fail 0"), "\(run.stdout)")
         }
     }
 }

@@ -7,6 +7,11 @@ import { ConnectError, ConnectTransport } from "../../../frontend/src/gen/connec
 import { GreeterServiceClient } from "../../../frontend/src/gen/greeter/v1/greeter_connect";
 import { GatewayServiceClient } from "../../../frontend/src/gen/gateway/v1/gateway_connect";
 import { GreetResponse } from "../../../frontend/src/gen/greeter/v1/greeter_pb";
+import * as greeterMessages from "../../../frontend/src/gen/greeter/v1/greeter_pb";
+import * as callerMessages from "../../../frontend/src/gen/caller/v1/caller_pb";
+import * as gatewayMessages from "../../../frontend/src/gen/gateway/v1/gateway_pb";
+import * as healthMessages from "../../../frontend/src/gen/grpc/health/v1/health_pb";
+import type { MessageType } from "../../../frontend/src/gen/connect_runtime";
 
 const edge = process.env.EDGE_URL ?? "";
 
@@ -19,6 +24,34 @@ async function token(): Promise<string> {
   assert.equal(login.status, 200);
   return ((await login.json()) as { token: string }).token;
 }
+
+test("every message of the services' protos round-trips through JSON", () => {
+  let count = 0;
+  for (const module of [greeterMessages, callerMessages, gatewayMessages, healthMessages]) {
+    for (const value of Object.values(module)) {
+      if (!value || typeof value !== "object" || !("fromJson" in value)) continue;
+      const type = value as MessageType<unknown>;
+      count++;
+      const empty = type.create();
+      assert.deepEqual(type.toJson(empty), {}, `${type.typeName}: a default message is {}`);
+      assert.deepEqual(type.fromJson(type.toJson(empty)), empty, type.typeName);
+      // Every field set from a JSON object of its own kind, then back.
+      const json = type.toJson(type.fromJson({ unknownFieldIgnored: true }));
+      assert.deepEqual(json, {}, `${type.typeName}: an unknown field is dropped`);
+    }
+  }
+  assert.ok(count >= 12, `only ${count} message types found`);
+  const overview = gatewayMessages.GetOverviewResponse.fromJson({
+    supportedLanguages: ["en", "ja"], defaultLanguage: "en",
+    services: [{ name: "auth", healthy: true, detail: "ready", latencyMs: 3 }],
+  });
+  assert.deepEqual(gatewayMessages.GetOverviewResponse.toJson(overview), {
+    supportedLanguages: ["en", "ja"], defaultLanguage: "en",
+    services: [{ name: "auth", healthy: true, detail: "ready", latencyMs: 3 }],
+  });
+  const health = healthMessages.HealthCheckResponse.fromJson({ status: 1 });
+  assert.equal(health.status, "SERVING", "an enum given by number reads as its name");
+});
 
 test("the generated clients call the real services through the edge", async () => {
   assert.ok(edge, "EDGE_URL is not set");
