@@ -77,6 +77,10 @@ struct TemporaryStack {
     /// PostgreSQL binds it, so another process can take it meanwhile: then `body` runs again
     /// on a new stack (at most three times), instead of failing by luck.
     static func with<Result>(_ body: (TemporaryStack) async throws -> Result) async throws -> Result {
+        try await TestSlots.postgresClusters.with { try await withRetries(body) }
+    }
+
+    private static func withRetries<Result>(_ body: (TemporaryStack) async throws -> Result) async throws -> Result {
         for attempt in 1...3 {
             let stack = try make()
             do {

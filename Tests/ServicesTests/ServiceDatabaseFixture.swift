@@ -44,6 +44,10 @@ struct ServiceDatabaseFixture {
     /// A free port can be taken by another process between choosing it and PostgreSQL binding
     /// it (parallel test runs): then the cluster is set up again on another port.
     static func with(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
+        try await TestSlots.postgresClusters.with { try await withRetries(services, body) }
+    }
+
+    private static func withRetries(_ services: [Service], _ body: (ServiceDatabaseFixture) async throws -> Void) async throws {
         for attempt in 1...3 {
             do {
                 return try await withOnce(services, body)

@@ -161,29 +161,3 @@ struct StackFixture {
         return "\(header).\(payload).\(algorithm == "none" ? "" : encode(Data(signature)))"
     }
 }
-
-/// A counting semaphore for async tests (waiters resume in arrival order).
-actor TestSlots {
-    private var free: Int
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    init(_ count: Int) {
-        free = count
-    }
-
-    func acquire() async {
-        if free > 0 {
-            free -= 1
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func release() {
-        if waiting.isEmpty {
-            free += 1
-        } else {
-            waiting.removeFirst().resume()
-        }
-    }
-}
