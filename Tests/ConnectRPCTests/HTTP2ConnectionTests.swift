@@ -36,6 +36,41 @@ import Testing
         }
     }
 
+    /// A gRPC unary response over h2c is sent in one write (the trailers travel in the head to
+    /// the transport, which moves them to the stream's end): the client still gets headers, the
+    /// message and then the trailers — with no content length, at which curl would stop
+    /// reading before the trailers — and a handler's own trailers are among them.
+    @Test func aGRPCUnaryResponseEndsWithItsTrailersAndHasNoLength() async throws {
+        let curl = try #require(Subprocess.findExecutable("curl"), "curl is missing")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unary-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        @Sendable func call(_ name: String, port: Int) async throws -> (headers: String, body: Data) {
+            // GreetRequest{name} in one gRPC frame.
+            let message = [0x0A, UInt8(name.utf8.count)] + Array(name.utf8)
+            try Data([0, 0, 0, 0, UInt8(message.count)] + message).write(to: URL(fileURLWithPath: folder + "/request"))
+            let output = try await Subprocess(curl, ["-s", "--http2-prior-knowledge", "--max-time", "10", "-D", folder + "/headers", "-o", folder + "/body",
+                                                     "-H", "content-type: application/grpc", "-H", "te: trailers",
+                                                     "--data-binary", "@" + folder + "/request", "http://127.0.0.1:\(port)/greeter.v1.GreeterService/Greet"]).output()
+            #expect(output.status == 0, "\(output.stderr)")
+            return (try String(contentsOfFile: folder + "/headers", encoding: .utf8).lowercased(), try Data(contentsOf: URL(fileURLWithPath: folder + "/body")))
+        }
+        try await withGreeterServer { port in
+            let ok = try await call("Ada", port: port)
+            // curl -D writes the trailers after the headers' blank line.
+            let parts = ok.headers.components(separatedBy: "\r\n\r\n")
+            #expect(parts.count >= 2 && parts[1].contains("grpc-status: 0"), "\(ok.headers)")
+            #expect(!parts[0].contains("grpc-status") && !ok.headers.contains("content-length") && !ok.headers.contains("grpc-x-trailer-"), "\(ok.headers)")
+            #expect(String(decoding: ok.body.dropFirst(5), as: UTF8.self).contains("Hello Ada!"))
+            #expect(ok.body.first == 0 && ok.body.count > 5)
+
+            let failed = try await call("fail-with-metadata", port: port)
+            #expect(failed.headers.contains("grpc-status: 10") && failed.headers.contains("x-trailer: done"), "\(failed.headers)")
+            #expect(failed.headers.contains("x-echo: yes") && !failed.headers.contains("content-length"), "\(failed.headers)")
+            #expect(failed.body.isEmpty)
+        }
+    }
+
     private func pings(port: Int, count: Int) async throws -> [String: Any] {
         let output = try await Subprocess("/usr/bin/env", ["python3", PythonPeers.directory + "/h2_pings.py", "127.0.0.1", "\(port)", "\(count)"]).output()
         #expect(output.status == 0, "\(output.stderr)")

@@ -11,7 +11,8 @@ public actor TestSlots {
         free = count
     }
 
-    /// Slots for test PostgreSQL clusters (service and database fixtures share them).
+    /// Slots for test PostgreSQL clusters, whoever starts them: the service and database
+    /// fixtures, and whole stacks.
     public static let postgresClusters = TestSlots(4)
 
     public func acquire() async {

@@ -19,9 +19,10 @@ struct StackFixture {
     /// Holds one of ``slots`` (released by ``tearDown()``).
     var holdsSlot = false
 
-    /// At most this many whole stacks (PostgreSQL, five services, the edge, a supervisor) run at
-    /// once: more would starve the in-process tests beside them, whose deadlines are seconds.
-    static let slots = TestSlots(3)
+    /// A whole stack (PostgreSQL, six services, the edge, a supervisor) takes one of the
+    /// process-wide PostgreSQL slots: more at once would starve the in-process tests beside
+    /// them, whose database deadlines are seconds.
+    static var slots: TestSlots { .postgresClusters }
 
     static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 3001, 30081, 4318, 10350]
 

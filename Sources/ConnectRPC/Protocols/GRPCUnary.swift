@@ -86,6 +86,12 @@ extension ConnectUnaryHandler {
             if isText { body = ByteBuffer(string: Data(body.readableBytesView).base64EncodedString()) }
             return (Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body)), code)
         }
+        if ConnectTransport.isHTTP2 {
+            // One write: the message as a one-buffer body, the trailers in the head, moved to
+            // the stream's end by the transport (``TrailersFromHead``).
+            headers.append(contentsOf: TrailersFromHead.carryingTrailers(trailers))
+            return (Response(status: .ok, headers: headers, body: messages.first.map { ResponseBody(byteBuffer: $0) } ?? ResponseBody()), code)
+        }
         let (finalMessages, finalTrailers) = (messages, trailers)
         let body = ResponseBody { writer in
             for message in finalMessages { try await writer.write(message) }

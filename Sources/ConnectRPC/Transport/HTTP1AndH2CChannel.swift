@@ -1,8 +1,10 @@
+import HTTPTypes
 import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
 import NIOCore
 import NIOHTTP2
+import NIOHTTPTypes
 import NIOTLS
 import ServiceLifecycle
 
@@ -35,7 +37,7 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
         http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
         var http2Configuration = http2Configuration
         let streamHandlers = http2Configuration.streamConfiguration.additionalChannelHandlers
-        http2Configuration.streamConfiguration.additionalChannelHandlers = { [FlushCoalescer()] + streamHandlers() }
+        http2Configuration.streamConfiguration.additionalChannelHandlers = { [FlushCoalescer(), TrailersFromHead()] + streamHandlers() }
         // Streaming calls ask which HTTP version carries them (bidi needs HTTP/2).
         http2 = HTTP2Channel(responder: { request, writer, channel in
             // The writer is non-copyable: moved into the task-local scope through an Optional.
@@ -242,5 +244,63 @@ final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         removed = true
+    }
+}
+
+/// Sends a response's trailers that travelled in its head (see ``carryingTrailers(_:)``) at
+/// the end of its HTTP/2 stream, where trailers belong.
+///
+/// Hummingbird writes a one-buffer body together with its head and end (one write into the
+/// stream), but trailers only through a streaming body: head, message and trailers as three
+/// writes through the async channel. A gRPC unary response is one message and a few trailers,
+/// so it is sent as a one-buffer body with its trailers as marked head fields, which this
+/// handler (in every h2c stream) moves to the end of the stream — measured in
+/// bench/protocols.sh. A marked name can never come from an application: `grpc-` headers are
+/// the protocol's (``ConnectMetadata``).
+final class TrailersFromHead: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// The prefix a trailer's name carries in the head.
+    static let prefix = "grpc-x-trailer-"
+
+    private var pending: HTTPFields?
+
+    /// `trailers` renamed for the head of a response whose stream runs through this handler.
+    static func carryingTrailers(_ trailers: HTTPFields) -> HTTPFields {
+        var marked = HTTPFields()
+        for field in trailers {
+            guard let name = HTTPField.Name(prefix + field.name.canonicalName) else { continue }
+            marked.append(HTTPField(name: name, value: field.value))
+        }
+        return marked
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.headerFields.contains(where: { $0.name.canonicalName.hasPrefix(Self.prefix) }):
+            var headers = HTTPFields()
+            var trailers = HTTPFields()
+            for field in head.headerFields {
+                let name = field.name.canonicalName
+                if name.hasPrefix(Self.prefix), let original = HTTPField.Name(String(name.dropFirst(Self.prefix.count))) {
+                    trailers.append(HTTPField(name: original, value: field.value))
+                } else if field.name != .contentLength {
+                    // No length, as a streamed body has none: a client that sees one may stop
+                    // reading at the body's end, before the trailers (curl does).
+                    headers.append(field)
+                }
+            }
+            head.headerFields = headers
+            pending = trailers
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end(let trailers) where pending != nil:
+            var merged = pending ?? HTTPFields()
+            pending = nil
+            if let trailers { merged.append(contentsOf: trailers) }
+            context.write(wrapOutboundOut(.end(merged)), promise: promise)
+        default:
+            context.write(data, promise: promise)
+        }
     }
 }
