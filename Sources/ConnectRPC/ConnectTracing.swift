@@ -27,17 +27,19 @@ public enum ConnectTracing {
                                    _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
         let name = call.procedure.hasPrefix("/") ? String(call.procedure.dropFirst()) : call.procedure
         return try await withSpan(name, ofKind: .client, isolation: isolation) { span in
-            setRPCAttributes(on: span, procedure: name, wire: call.wire)
-            span.attributes["server.address"] = server
+            span.updateAttributes { attributes in
+                setRPCAttributes(&attributes, procedure: name, wire: call.wire)
+                attributes["server.address"] = server
+            }
             var headers = headers ?? HTTPHeaders()
             InstrumentationSystem.instrument.inject(span.context, into: &headers, using: HTTPHeadersInjector())
             do {
                 let result = try await body(headers)
-                record(code: nil, wire: call.wire, on: span)
+                span.updateAttributes { record(code: nil, wire: call.wire, into: &$0) }
                 return result
             } catch {
                 let connectError = error as? ConnectError ?? ConnectError(.unknown, "\(error)")
-                record(code: connectError.code, wire: call.wire, on: span)
+                span.updateAttributes { record(code: connectError.code, wire: call.wire, into: &$0) }
                 span.setStatus(SpanStatus(code: .error, message: connectError.message))
                 throw error
             }
@@ -53,8 +55,10 @@ public enum ConnectTracing {
                                               _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
         guard isEnabled else { return try await body(headers) }
         return try await withSpan(method, ofKind: .client, isolation: isolation) { span in
-            span.attributes["http.request.method"] = method
-            span.attributes["url.full"] = url
+            span.updateAttributes { attributes in
+                attributes["http.request.method"] = method
+                attributes["url.full"] = url
+            }
             var headers = headers
             InstrumentationSystem.instrument.inject(span.context, into: &headers, using: HTTPHeadersInjector())
             do {
@@ -70,23 +74,25 @@ public enum ConnectTracing {
         }
     }
 
-    /// `rpc.system`, `rpc.service`, `rpc.method` from `pkg.Service/Method`.
-    public static func setRPCAttributes(on span: any Span, procedure: String, wire: ConnectCallInfo.WireFamily) {
+    /// `rpc.system`, `rpc.service`, `rpc.method` from `pkg.Service/Method`. Into a span's
+    /// attributes in one `updateAttributes`: setting them one by one copies the span's whole
+    /// attribute dictionary (and takes its lock) per attribute.
+    public static func setRPCAttributes(_ attributes: inout SpanAttributes, procedure: String, wire: ConnectCallInfo.WireFamily) {
         let name = procedure.hasPrefix("/") ? procedure.dropFirst() : Substring(procedure)
-        span.attributes["rpc.system"] = system(wire)
+        attributes["rpc.system"] = system(wire)
         if let slash = name.firstIndex(of: "/") {
-            span.attributes["rpc.service"] = String(name[..<slash])
-            span.attributes["rpc.method"] = String(name[name.index(after: slash)...])
+            attributes["rpc.service"] = String(name[..<slash])
+            attributes["rpc.method"] = String(name[name.index(after: slash)...])
         }
     }
 
     /// The call's status as the conventions spell it per system: gRPC's number
     /// (`rpc.grpc.status_code`), Connect's code name (`rpc.connect_rpc.error_code`, errors only).
-    public static func record(code: ConnectCode?, wire: ConnectCallInfo.WireFamily, on span: any Span) {
+    public static func record(code: ConnectCode?, wire: ConnectCallInfo.WireFamily, into attributes: inout SpanAttributes) {
         if wire == .connect {
-            if let code { span.attributes["rpc.connect_rpc.error_code"] = code.rawValue }
+            if let code { attributes["rpc.connect_rpc.error_code"] = code.rawValue }
         } else {
-            span.attributes["rpc.grpc.status_code"] = code.map(GRPCWire.status(of:)) ?? 0
+            attributes["rpc.grpc.status_code"] = code.map(GRPCWire.status(of:)) ?? 0
         }
     }
 }

@@ -11,9 +11,11 @@ public enum DatabaseSpans {
         guard TracingBootstrap.isEnabled else { return try await body() }
         return try await withSpan(cachedSummary(of: sql), ofKind: .client, isolation: isolation) { span in
             // The current semantic conventions' names only (each attribute costs per span).
-            span.attributes["db.system"] = "postgresql"
-            span.attributes["db.namespace"] = database
-            span.attributes["db.query.text"] = sql
+            span.updateAttributes { attributes in
+                attributes["db.system"] = "postgresql"
+                attributes["db.namespace"] = database
+                attributes["db.query.text"] = sql
+            }
             return try await body()
         }
     }

@@ -151,11 +151,13 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     private static func traced(_ target: OutboundGuard.Target, _ body: (HTTPHeaders) async throws -> (Fetched, String?)) async throws -> (Fetched, String?) {
         guard TracingBootstrap.isEnabled else { return try await body(HTTPHeaders()) }
         return try await withSpan("GET", ofKind: .client) { span in
-            span.attributes["http.request.method"] = "GET"
-            span.attributes["server.address"] = target.host
-            span.attributes["server.port"] = target.port
-            // Without the query (it can carry secrets) and user-info.
-            span.attributes["url.full"] = "\(target.scheme)://\(target.authority)\(target.requestTarget.prefix { $0 != "?" })"
+            span.updateAttributes { attributes in
+                attributes["http.request.method"] = "GET"
+                attributes["server.address"] = target.host
+                attributes["server.port"] = target.port
+                // Without the query (it can carry secrets) and user-info.
+                attributes["url.full"] = "\(target.scheme)://\(target.authority)\(target.requestTarget.prefix { $0 != "?" })"
+            }
             var headers = HTTPHeaders()
             if target.isAllowListed {
                 InstrumentationSystem.instrument.inject(span.context, into: &headers, using: TraceHeaderInjector())

@@ -19,8 +19,10 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         var parent = ServiceContext.current ?? .topLevel
         InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         let span = InstrumentationSystem.tracer.startSpan("\(request.method.rawValue) \(request.uri.path)", context: parent, ofKind: .server)
-        span.attributes["http.request.method"] = request.method.rawValue
-        span.attributes["url.path"] = request.uri.path
+        span.updateAttributes { attributes in
+            attributes["http.request.method"] = request.method.rawValue
+            attributes["url.path"] = request.uri.path
+        }
         let outcome = ConnectCallOutcome.current ?? ConnectCallOutcome()
         let isGRPC = request.headers[.contentType]?.lowercased().hasPrefix("application/grpc") ?? false
         do {
@@ -61,21 +63,26 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private static func finish(_ span: any Span, status: HTTPResponse.Status, route: String?, outcome: ConnectCallOutcome,
                                isGRPC: Bool, method: HTTPRequest.Method) {
-        span.attributes["http.response.status_code"] = Int(status.code)
         if let procedure = outcome.procedure, let code = outcome.code {
             let name = procedure.hasPrefix("/") ? String(procedure.dropFirst()) : procedure
             span.operationName = name
             let wire: ConnectCallInfo.WireFamily = isGRPC ? .grpc : .connect
-            ConnectTracing.setRPCAttributes(on: span, procedure: name, wire: wire)
-            // Codes outside Connect's set (`http_415`) have no RPC status to record.
-            if code == "ok" || ConnectCode(rawValue: code) != nil {
-                ConnectTracing.record(code: ConnectCode(rawValue: code), wire: wire, on: span)
+            span.updateAttributes { attributes in
+                attributes["http.response.status_code"] = Int(status.code)
+                ConnectTracing.setRPCAttributes(&attributes, procedure: name, wire: wire)
+                // Codes outside Connect's set (`http_415`) have no RPC status to record.
+                if code == "ok" || ConnectCode(rawValue: code) != nil {
+                    ConnectTracing.record(code: ConnectCode(rawValue: code), wire: wire, into: &attributes)
+                }
             }
             if code != "ok" { span.setStatus(SpanStatus(code: .error, message: code)) }
         } else {
+            span.updateAttributes { attributes in
+                attributes["http.response.status_code"] = Int(status.code)
+                if let route { attributes["http.route"] = route }
+            }
             if let route {
                 span.operationName = "\(method.rawValue) \(route)"
-                span.attributes["http.route"] = route
             }
             if status.code >= 500 { span.setStatus(SpanStatus(code: .error, message: "HTTP \(status.code)")) }
         }
