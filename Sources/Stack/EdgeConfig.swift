@@ -105,6 +105,10 @@ public struct EdgeConfig: Sendable {
             "    # gRPC and gRPC-Web clients get the edge's refusals as gRPC statuses (trailers-only).",
             "    acl grpc_request req.hdr(content-type) -m reg -i \(Self.grpcContentType)",
             "    acl grpc_family req.hdr(content-type) -m reg -i ^application/grpc",
+            "    # A body-less `return` drops any content type, and grpc-go refuses a gRPC answer without",
+            "    # one: the edge's own gRPC refusals get the client's content type back.",
+            "    http-request set-var(txn.grpc_content_type) req.hdr(content-type) if grpc_family",
+            "    http-after-response set-header content-type %[var(txn.grpc_content_type)] if { var(txn.grpc_content_type) -m found } { res.hdr(grpc-status) -m found } !{ res.hdr(content-type) -m found }",
         ]
         lines += corsRules() + rateLimitRules(limited) + authRules()
         if routes.contains(where: \.h2c) {
@@ -147,7 +151,7 @@ public struct EdgeConfig: Sendable {
         }
         lines += [
             "backend be_not_found",
-            "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(GRPCStatus.unimplemented.rawValue) hdr grpc-message \"no route for this path\" if { req.hdr(content-type) -m reg -i ^application/grpc }",
+            "    http-request return status 200 hdr grpc-status \(GRPCStatus.unimplemented.rawValue) hdr grpc-message \"no route for this path\" if { req.hdr(content-type) -m reg -i ^application/grpc }",
             "    http-request return status 404 content-type application/json string '\(json(code: "not_found", message: "no route for this path"))'",
             "",
         ]
@@ -243,12 +247,13 @@ public struct EdgeConfig: Sendable {
     }
 
     /// A refusal for gRPC and gRPC-Web clients: HTTP 200 with the status in the headers and no
-    /// body (gRPC's trailers-only form), their own content type echoed. `terms` are OR-ed
+    /// body (gRPC's trailers-only form), their own content type echoed (by the frontend's
+    /// `http-after-response` rule: a body-less `return` keeps none). `terms` are OR-ed
     /// conditions (each an AND of HAProxy conditions). `message` is one of the edge's own fixed
     /// texts: printable ASCII without `%` or quotes, which grpc-message carries as is.
     private func grpcRefusal(_ status: GRPCStatus, _ message: String, when terms: [String]) -> String {
         let condition = terms.map { "grpc_family \($0)" }.joined(separator: " || ")
-        return "    http-request return status 200 hdr content-type \"%[req.hdr(content-type)]\" hdr grpc-status \(status.rawValue) hdr grpc-message \"\(message)\" if \(condition)"
+        return "    http-request return status 200 hdr grpc-status \(status.rawValue) hdr grpc-message \"\(message)\" if \(condition)"
     }
 
     private func json(code: String, message: String) -> String {

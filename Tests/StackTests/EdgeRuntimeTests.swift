@@ -255,6 +255,8 @@ import Testing
             #expect(grpcRefusal.hasPrefix("http/2 200"), "\(grpcRefusal)")
             #expect(grpcRefusal.contains("grpc-status: 8"), "\(grpcRefusal)")
             #expect(grpcRefusal.contains("grpc-message: rate limit exceeded"), "\(grpcRefusal)")
+            // Its own content type back (grpc-go refuses a gRPC answer without one).
+            #expect(grpcRefusal.contains("content-type: application/grpc"), "\(grpcRefusal)")
             // Another client is not limited by the first one's traffic.
             #expect(try await Self.get(port: edgePort, path: "/auth/echo", source: "127.0.0.10").status == 200)
 

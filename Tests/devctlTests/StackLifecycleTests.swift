@@ -129,6 +129,13 @@ import Testing
                                                           "127.0.0.1:\(fixture.ports[30081] ?? 0)", "greeter.v1.GreeterService/Greet"]).output()
         #expect(grpcurlGreet.status == 0, "\(grpcurlGreet.stderr)")
         #expect(grpcurlGreet.stdout.contains("Hello grpcurl!"), "\(grpcurlGreet.stdout)")
+        // grpc-go (grpcurl) is strict where grpcio is not: the edge's refusals must carry a gRPC
+        // content type, or it reports "missing HTTP content-type" as Unknown.
+        let grpcurlRefused = try await Subprocess(grpcurl, ["-plaintext", "-import-path", repositoryRoot + "/proto", "-proto", "greeter/v1/greeter.proto",
+                                                            "-d", #"{"name":"grpcurl"}"#,
+                                                            "127.0.0.1:\(fixture.ports[30081] ?? 0)", "greeter.v1.GreeterService/Greet"]).output()
+        #expect(grpcurlRefused.stderr.contains("Code: Unauthenticated") && grpcurlRefused.stderr.contains("missing, invalid or expired token"),
+                "\(grpcurlRefused.stderr)")
         // Every bundled RPC with Connect, gRPC-Web and gRPC (connectrpc's client): through the
         // edge for the exposed services, on its own port for caller.
         let everyRPC = try await Subprocess("/usr/bin/env", ["python3", repositoryRoot + "/Tests/devctlTests/Peers/every_rpc.py", repositoryRoot + "/proto",
