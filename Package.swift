@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "DevctlCore", "Protos",
+                "DevctlCore", "Protos", "ConnectRPC",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -30,19 +30,39 @@ public struct EdgeConfig: Sendable {
     }
 
     /// W3C trace context at the edge (HAProxy cannot export spans): a valid incoming
-    /// `traceparent` is kept, a missing or malformed one replaced by a new trace; the trace id is
-    /// in the access log and in every response's `X-Request-Id` (the edge's own refusals too), so
-    /// one id finds the request in the edge's log, the services' logs and `devctl traces`.
-    static let traceRules = [
-        "    # Tracing: keep a valid traceparent, else start a trace; its id is the request id.",
-        "    acl traceparent_valid req.hdr(traceparent) -m reg ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$",
-        "    http-request set-var(txn.trace_id) req.hdr(traceparent),field(2,-) if traceparent_valid",
-        "    http-request set-var(txn.trace_id) uuid(4),regsub(-,,g) if !traceparent_valid",
-        "    http-request set-var(txn.span_id) uuid(4),regsub(-,,g),bytes(0,16) if !traceparent_valid",
-        "    http-request set-header traceparent \"00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01\" if !traceparent_valid",
-        "    http-request del-header tracestate if !traceparent_valid",
-        "    http-after-response set-header X-Request-Id %[var(txn.trace_id)]",
-    ]
+    /// `traceparent` is kept, decision and all; a missing or malformed one is replaced by a new
+    /// trace, sampled while fewer than `sampledPerSecond` new traces were started in the last
+    /// second (one stick-table counter for the whole edge) and "not sampled" beyond, when the
+    /// services record nothing for it. The trace id is in the access log and in every response's
+    /// `X-Request-Id` (the edge's own refusals too), so one id finds the request in the edge's
+    /// log, the services' logs and `devctl traces`.
+    static func traceRules(sampledPerSecond: Int?) -> [String] {
+        var lines = [
+            "    # Tracing: keep a valid traceparent, else start a trace; its id is the request id.",
+            "    acl traceparent_valid req.hdr(traceparent) -m reg ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$",
+            "    http-request set-var(txn.trace_id) req.hdr(traceparent),field(2,-) if traceparent_valid",
+            "    http-request set-var(txn.trace_id) uuid(4),regsub(-,,g) if !traceparent_valid",
+            "    http-request set-var(txn.span_id) uuid(4),regsub(-,,g),bytes(0,16) if !traceparent_valid",
+        ]
+        if let sampledPerSecond {
+            lines += [
+                "    # At most \(sampledPerSecond) new traces a second are sampled (traces.sample_per_second): a counter of the",
+                "    # sampled ones; the rest keep their id but are marked not sampled, and the services record no spans for them.",
+                "    http-request track-sc2 int(0) table trace_starts if !traceparent_valid",
+                "    http-request set-var(txn.trace_sampled) bool(true) if !traceparent_valid { sc_gpc0_rate(2) lt \(sampledPerSecond) }",
+                "    acl trace_sampled var(txn.trace_sampled) -m bool",
+                "    http-request sc-inc-gpc0(2) if trace_sampled",
+                "    http-request set-header traceparent \"00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01\" if trace_sampled",
+                "    http-request set-header traceparent \"00-%[var(txn.trace_id)]-%[var(txn.span_id)]-00\" if !traceparent_valid !trace_sampled",
+            ]
+        } else {
+            lines.append("    http-request set-header traceparent \"00-%[var(txn.trace_id)]-%[var(txn.span_id)]-01\" if !traceparent_valid")
+        }
+        return lines + [
+            "    http-request del-header tracestate if !traceparent_valid",
+            "    http-after-response set-header X-Request-Id %[var(txn.trace_id)]",
+        ]
+    }
 
     /// The HAProxy configuration file's text.
     public func render() -> String {
@@ -70,6 +90,14 @@ public struct EdgeConfig: Sendable {
             "    retries 2",
             "",
         ]
+        if model.tracesSampledPerSecond != nil {
+            lines += [
+                "# New traces sampled in the last second (one counter for the edge): the sampling budget.",
+                "backend trace_starts",
+                "    stick-table type integer size 1 expire 10s store gpc0_rate(1s)",
+                "",
+            ]
+        }
         let limited = routes.filter { $0.uses(.rateLimit) }
         if !limited.isEmpty {
             lines += [
@@ -89,8 +117,7 @@ public struct EdgeConfig: Sendable {
             "    http-request del-header X-User-Id",
             "    # Only the edge says who the client is: what a client sends as X-Forwarded-For is dropped.",
             "    http-request del-header X-Forwarded-For",
-        ] + Self.traceRules + [
-        ]
+        ] + Self.traceRules(sampledPerSecond: model.tracesSampledPerSecond)
         for route in routes {
             lines.append("    acl route_\(id(route)) path_beg \(route.pathPrefix)")
         }

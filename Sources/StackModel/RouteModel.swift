@@ -63,13 +63,17 @@ public struct RouteModel: Sendable, Equatable {
     public var rateLimit: RateLimitPolicy
     /// The service that issues tokens (its JWT_SECRET verifies them at the edge), if any.
     public var tokenIssuer: String?
+    /// New traces per second the edge starts sampled (`nil`: all); see ``TraceSettings``.
+    public var tracesSampledPerSecond: Int?
 
-    public init(port: Int, routes: [Route], cors: CORSPolicy, rateLimit: RateLimitPolicy, tokenIssuer: String?) {
+    public init(port: Int, routes: [Route], cors: CORSPolicy, rateLimit: RateLimitPolicy, tokenIssuer: String?,
+                tracesSampledPerSecond: Int? = nil) {
         self.port = port
         self.routes = routes
         self.cors = cors
         self.rateLimit = rateLimit
         self.tokenIssuer = tokenIssuer
+        self.tracesSampledPerSecond = tracesSampledPerSecond
     }
 }
 
@@ -85,7 +89,8 @@ extension StackConfig {
         return RouteModel(
             port: edge.port, routes: routes, cors: .init(allowedOrigins: edge.corsOrigins),
             rateLimit: .init(average: edge.rateLimitAverage, burst: edge.rateLimitBurst),
-            tokenIssuer: services.first { $0.environment.contains { $0.name == "JWT_SECRET" } }?.name
+            tokenIssuer: services.first { $0.environment.contains { $0.name == "JWT_SECRET" } }?.name,
+            tracesSampledPerSecond: traces.samplePerSecond
         )
     }
 }

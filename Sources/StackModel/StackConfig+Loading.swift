@@ -119,7 +119,7 @@ extension StackConfig {
 
     private static func decodeTraces(_ cursor: YAMLCursor, lines: inout [String: Int]) -> TraceSettings {
         var settings = TraceSettings()
-        for (key, value) in cursor.entries(allowedKeys: ["port", "keep"]) ?? [] {
+        for (key, value) in cursor.entries(allowedKeys: ["port", "keep", "sample_per_second"]) ?? [] {
             lines[value.keyPath] = value.line
             switch key {
             case "port": settings.port = value.int ?? settings.port
@@ -130,6 +130,16 @@ extension StackConfig {
                     continue
                 }
                 settings.keep = number
+            case "sample_per_second":
+                if value.node.scalar?.string == "all" {
+                    settings.samplePerSecond = nil
+                    continue
+                }
+                guard let scalar = value.node.scalar, scalar.style == .plain, let number = Int(scalar.string), (1...1_000_000).contains(number) else {
+                    value.report("must be a number of new traces per second from 1 to 1000000, or all")
+                    continue
+                }
+                settings.samplePerSecond = number
             default: break
             }
         }

@@ -61,10 +61,17 @@ public struct TraceSettings: Sendable, Equatable {
     public var port: Int
     /// How many recent traces it keeps in memory (the oldest leave first).
     public var keep: Int
+    /// How many new traces per second the edge starts sampled (`nil`: every one). Beyond it a
+    /// request still gets a trace id (logs, `X-Request-Id`) but its `traceparent` says "not
+    /// sampled", so the services record no spans for it: a load test costs the stack what tracing
+    /// a hundred requests a second costs, while every request a person makes is traced. A
+    /// client's own valid `traceparent` keeps its decision.
+    public var samplePerSecond: Int?
 
-    public init(port: Int = 0, keep: Int = 1000) {
+    public init(port: Int = 0, keep: Int = 1000, samplePerSecond: Int? = 100) {
         self.port = port
         self.keep = keep
+        self.samplePerSecond = samplePerSecond
     }
 }
 

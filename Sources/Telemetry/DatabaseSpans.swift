@@ -1,3 +1,4 @@
+import ConnectRPC
 import NIOConcurrencyHelpers
 import Tracing
 
@@ -8,7 +9,7 @@ public enum DatabaseSpans {
     /// when tracing is off.
     public static func run<T>(sql: String, database: String, isolation: isolated (any Actor)? = #isolation,
                               _ body: () async throws -> T) async throws -> T {
-        guard TracingBootstrap.isEnabled else { return try await body() }
+        guard TracingBootstrap.isEnabled, UnsampledTrace.current == nil else { return try await body() }
         return try await withSpan(cachedSummary(of: sql), ofKind: .client, isolation: isolation) { span in
             // The current semantic conventions' names only (each attribute costs per span).
             span.updateAttributes { attributes in

@@ -214,7 +214,7 @@ public enum TraceLookupError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .malformed(let text): "\"\(text)\" is not a trace id (32 hex digits, or a unique prefix of at least 8)"
-        case .notFound(let id): "no trace \(id) among the traces devctl holds (it keeps the most recent ones; see `devctl traces`)"
+        case .notFound(let id): "no trace \(id) among the traces devctl holds (it keeps the most recent ones, and past traces.sample_per_second new traces a second the edge marks requests not sampled: they keep their id in logs but record no spans; see `devctl traces`)"
         case .ambiguous(let id, let count): "\(count) traces start with \(id): give more digits"
         }
     }

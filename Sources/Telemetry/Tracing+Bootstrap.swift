@@ -1,3 +1,4 @@
+import ConnectRPC
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -18,8 +19,17 @@ public enum TracingBootstrap {
     /// read on every request and query, so an atomic load, not a lock.
     public static var isEnabled: Bool { started.load(ordering: .relaxed) }
 
-    /// Log metadata with the current span's `trace_id` and `span_id` (nothing outside a span).
-    public static let loggingMetadataProvider: Logger.MetadataProvider = OTel.makeLoggingMetadataProvider()
+    /// Log metadata with the current span's `trace_id` and `span_id` (nothing outside a span);
+    /// in an unsampled trace (no spans: ``UnsampledTrace``) its trace id and the caller's span id.
+    public static let loggingMetadataProvider: Logger.MetadataProvider = {
+        let spans = OTel.makeLoggingMetadataProvider()
+        return Logger.MetadataProvider {
+            if let unsampled = UnsampledTrace.current {
+                return ["trace_id": .string(String(unsampled.traceID)), "span_id": .string(String(unsampled.parentSpanID))]
+            }
+            return spans.get()
+        }
+    }()
 
     /// Bootstraps the tracer; returns the exporter's service. The SDK's own diagnostics go to
     /// `logger`, each distinct message once (an unreachable receiver is one warning, not one per

@@ -126,6 +126,19 @@ let repositoryConfigPath = URL(fileURLWithPath: #filePath)
         #expect(messages("dashboard: {host: 0.0.0.0}\nservices: {}").first?.contains("host") == true)
     }
 
+    @Test func traceSamplingBudgetIsReadAndChecked() throws {
+        #expect(try StackConfig.parse(yaml: "services: {}").traces.samplePerSecond == 100)
+        #expect(try StackConfig.parse(yaml: "traces: {sample_per_second: 5}\nservices: {}").traces.samplePerSecond == 5)
+        let all = try StackConfig.parse(yaml: "traces: {sample_per_second: all}\nservices: {}")
+        #expect(all.traces.samplePerSecond == nil)
+        #expect(all.routeModel.tracesSampledPerSecond == nil)
+        for bad in ["0", "-3", "lots", "2.5"] {
+            #expect(messages("traces:\n  sample_per_second: \(bad)\nservices: {}") == [
+                "devctl.yaml:2: traces.sample_per_second: must be a number of new traces per second from 1 to 1000000, or all",
+            ], "\(bad)")
+        }
+    }
+
     @Test func portClashWithPostgresIsCaught() {
         let yaml = """
             postgres:

@@ -134,7 +134,7 @@ import Testing
     /// `middlewares`, `cors` and `rateLimit`; `body` gets the edge's port, the backend's and the
     /// folder holding the access log. Both processes are killed afterwards.
     static func withEchoBehindEdge(middlewares: [Exposure.Middleware], cors: RouteModel.CORSPolicy = .init(allowedOrigins: []),
-                                   rateLimit: RouteModel.RateLimitPolicy = .init(),
+                                   rateLimit: RouteModel.RateLimitPolicy = .init(), tracesSampledPerSecond: Int? = 100,
                                    _ body: (_ edgePort: Int, _ backendPort: Int, _ folder: String) async throws -> Void) async throws {
         let haproxy = try #require(Subprocess.findExecutable("haproxy", extraDirectories: ["/usr/sbin"]), "haproxy is not installed")
         let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
@@ -151,7 +151,7 @@ import Testing
         let model = RouteModel(
             port: edgePort,
             routes: [.init(service: "auth", pathPrefix: "/auth", port: backendPort, middlewares: middlewares, readinessPath: "/readyz")],
-            cors: cors, rateLimit: rateLimit, tokenIssuer: nil
+            cors: cors, rateLimit: rateLimit, tokenIssuer: nil, tracesSampledPerSecond: tracesSampledPerSecond
         )
         let edge = try startEdge(haproxy, model, in: folder)
         defer {
@@ -191,6 +191,48 @@ import Testing
                 ((try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? "").split(separator: "\n")
                     .contains { $0.contains("GET /auth/kept") && $0.hasSuffix("trace_id=4bf92f3577b34da6a3ce929d0e0e4736") }
             }, "\((try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? "")")
+        }
+    }
+
+    /// The edge's sampling budget: the first new traces of a second are sampled, the rest get an
+    /// id marked not sampled; a client's own decision is kept either way.
+    @Test func newTracesBeyondTheBudgetAreNotSampled() async throws {
+        try await Self.withEchoBehindEdge(middlewares: [], tracesSampledPerSecond: 3) { edgePort, _, _ in
+            #expect(await eventually(.seconds(20), every: .milliseconds(200)) { (try? await Self.get(port: edgePort, path: "/auth/ready").status) == 200 })
+            // The readiness polls above started traces too: two quiet seconds empty the budget's window (the
+            // rate is a sliding estimate that still counts part of the previous second).
+            try await Task.sleep(for: .milliseconds(2100))
+            var flags: [String] = []
+            for _ in 0..<6 {
+                let reply = try await Self.get(port: edgePort, path: "/auth/new")
+                let seen = try #require((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"], "\(reply.body)")
+                #expect(seen.wholeMatch(of: /00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]/) != nil, "\(seen)")
+                #expect(reply.headers["x-request-id"] == String(seen.split(separator: "-")[1]), "every request keeps its id")
+                flags.append(String(seen.suffix(2)))
+            }
+            #expect(flags == ["01", "01", "01", "00", "00", "00"], "\(flags)")
+            // A client's sampled traceparent is kept past the budget; so is an unsampled one.
+            for kept in ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"] {
+                let reply = try await Self.get(port: edgePort, path: "/auth/kept", headers: ["traceparent": kept])
+                #expect((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"] == kept, "\(reply.body)")
+            }
+            // Under steady load past the budget, it still samples (the counter holds the sampled
+            // traces, not all of them): about 3 a second.
+            let clock = ContinuousClock()
+            let started = clock.now
+            var sampledAt: [Duration] = []
+            while clock.now - started < .milliseconds(3000) {
+                let reply = try await Self.get(port: edgePort, path: "/auth/load")
+                let seen = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"] ?? ""
+                if seen.hasSuffix("-01") { sampledAt.append(clock.now - started) }
+                try await Task.sleep(for: .milliseconds(40))
+            }
+            #expect(sampledAt.contains { $0 > .milliseconds(1500) }, "nothing sampled after the first second and a half: \(sampledAt)")
+            #expect((2...14).contains(sampledAt.count), "\(sampledAt.count) sampled in 3 s with a budget of 3/s: \(sampledAt)")
+            // The window moves on: two seconds later new traces are sampled again.
+            try await Task.sleep(for: .milliseconds(2100))
+            let later = try await Self.get(port: edgePort, path: "/auth/later")
+            #expect((try? JSONSerialization.jsonObject(with: Data(later.body.utf8)) as? [String: String])?["traceparent"]?.hasSuffix("-01") == true, "\(later.body)")
         }
     }
 

@@ -135,7 +135,8 @@ final class BackgroundProcess: @unchecked Sendable {
             let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)", "OTEL_BSP_SCHEDULE_DELAY": "200"]
             try await withStack(environment: environment) { fixture in
                 let secretName = "value-\(UUID().uuidString.prefix(8))"
-                let greet = try await greetThroughEdge(fixture, body: #"{"name":"\#(secretName)"}"#, token: token(fixture))
+                let bearer = try await token(fixture)
+                let greet = try await greetThroughEdge(fixture, body: #"{"name":"\#(secretName)"}"#, token: bearer)
                 #expect(greet.status == 200, "\(greet.body)")
                 #expect(greet.headers["x-request-id"] == Self.traceID)
 
@@ -178,6 +179,28 @@ final class BackgroundProcess: @unchecked Sendable {
                 // Log lines inside a request carry its trace.
                 let logs = try await fixture.devctl(["logs", "greeter", "--tail", "50"])
                 #expect(logs.stdout.contains(Self.traceID), "\(logs.stdout)")
+
+                // A trace marked not sampled (what the edge sends beyond its budget): no service
+                // records a span for it, yet its id reaches the next hop — greeter passes the
+                // traceparent to caller — and their log lines (custom-lang logs no /healthz).
+                let unsampledID = String(repeating: "5a", count: 16)
+                let unsampled = try await fixture.request(.POST, "/greeter.v1.GreeterService/Greet", json: #"{"name":"unsampled"}"#,
+                                                          headers: ["Authorization": "Bearer \(bearer)", "traceparent": "00-\(unsampledID)-\(Self.clientSpanID)-00"])
+                #expect(unsampled.status == 200, "\(unsampled.body)")
+                #expect(unsampled.headers["x-request-id"] == unsampledID)
+                // A sampled Greet after it: once its spans are in, the unsampled one's would be too.
+                let afterID = String(repeating: "6b", count: 16)
+                let after = try await greetThroughEdge(fixture, body: #"{"name":"after"}"#, trace: afterID, token: bearer)
+                #expect(after.status == 200, "\(after.body)")
+                #expect(await eventually(.seconds(20)) { received().filter { $0.trace_id == afterID }.count >= 7 })
+                #expect(!received().contains { $0.trace_id == unsampledID }, "\(received().filter { $0.trace_id == unsampledID })")
+                for service in ["greeter", "caller"] {
+                    var lines = ""
+                    #expect(await eventually(.seconds(10)) {
+                        lines = (try? await fixture.devctl(["logs", service, "--tail", "200"]).stdout) ?? ""
+                        return lines.contains(unsampledID)
+                    }, "\(service): \(lines)")
+                }
             }
         }
     }

@@ -16,6 +16,10 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         if RoutineRequests.paths.contains(request.uri.path), request.headers[.traceparent] == nil {
             return try await next(request, context)
         }
+        if let header = request.headers[.traceparent],
+           let unsampled = UnsampledTrace(traceparent: header, tracestate: request.headers[.tracestate]) {
+            return try await Self.passThrough(unsampled, request, context: context, next: next)
+        }
         var parent = ServiceContext.current ?? .topLevel
         InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         let span = InstrumentationSystem.tracer.startSpan("\(request.method.rawValue) \(request.uri.path)", context: parent, ofKind: .server)
@@ -61,6 +65,23 @@ struct ServerSpanMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// A request in a trace nobody records: no span, only the trace in the task's context (for
+    /// the calls it makes and its log lines), around a streamed body's writing too.
+    private static func passThrough(_ unsampled: UnsampledTrace, _ request: Request, context requestContext: Context,
+                                    next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = ServiceContext.current ?? .topLevel
+        context.unsampledTrace = unsampled
+        let traced = context
+        let response = try await ServiceContext.$current.withValue(traced) { try await next(request, requestContext) }
+        guard response.body.contentLength == nil else { return response }
+        let body = response.body
+        var wrapped = response
+        wrapped.body = ResponseBody(contentLength: nil) { writer in
+            try await ServiceContext.$current.withValue(traced) { try await body.write(writer) }
+        }
+        return wrapped
+    }
+
     private static func finish(_ span: any Span, status: HTTPResponse.Status, route: String?, outcome: ConnectCallOutcome,
                                isGRPC: Bool, method: HTTPRequest.Method) {
         if let procedure = outcome.procedure, let code = outcome.code {
@@ -100,4 +121,5 @@ struct HTTPFieldsExtractor: Extractor {
 
 extension HTTPField.Name {
     static let traceparent = HTTPField.Name("traceparent")!
+    static let tracestate = HTTPField.Name("tracestate")!
 }
