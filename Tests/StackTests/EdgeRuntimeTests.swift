@@ -202,15 +202,21 @@ import Testing
             // The readiness polls above started traces too: two quiet seconds empty the budget's window (the
             // rate is a sliding estimate that still counts part of the previous second).
             try await Task.sleep(for: .milliseconds(2100))
+            // Eight new traces at once (a slow machine may spread sequential requests past the
+            // one-second window): the budget's three are sampled (a window boundary between them
+            // can let through a couple more), the rest keep an id but are not sampled.
+            let replies = try await withThrowingTaskGroup(of: (status: Int, headers: [String: String], body: String).self) { group in
+                for _ in 0..<8 { group.addTask { try await Self.get(port: edgePort, path: "/auth/new") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
             var flags: [String] = []
-            for _ in 0..<6 {
-                let reply = try await Self.get(port: edgePort, path: "/auth/new")
+            for reply in replies {
                 let seen = try #require((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"], "\(reply.body)")
                 #expect(seen.wholeMatch(of: /00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]/) != nil, "\(seen)")
                 #expect(reply.headers["x-request-id"] == String(seen.split(separator: "-")[1]), "every request keeps its id")
                 flags.append(String(seen.suffix(2)))
             }
-            #expect(flags == ["01", "01", "01", "00", "00", "00"], "\(flags)")
+            #expect((3...5).contains(flags.filter { $0 == "01" }.count) && flags.filter { $0 == "00" }.count >= 3, "\(flags)")
             // A client's sampled traceparent is kept past the budget; so is an unsampled one.
             for kept in ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"] {
                 let reply = try await Self.get(port: edgePort, path: "/auth/kept", headers: ["traceparent": kept])
