@@ -25,11 +25,7 @@ public enum ConnectTracing {
     static func clientSpan<Result>(_ call: ConnectCallInfo, server: String, headers: HTTPHeaders?,
                                    isolation: isolated (any Actor)? = #isolation,
                                    _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
-        if let unsampled = UnsampledTrace.current {
-            var headers = headers ?? HTTPHeaders()
-            unsampled.inject(into: &headers)
-            return try await body(headers)
-        }
+        if let unsampled = UnsampledTrace.current { return try await body(unsampled.injected(into: headers ?? HTTPHeaders())) }
         let name = call.procedure.hasPrefix("/") ? String(call.procedure.dropFirst()) : call.procedure
         return try await withSpan(name, ofKind: .client, isolation: isolation) { span in
             span.updateAttributes { attributes in
@@ -59,11 +55,7 @@ public enum ConnectTracing {
                                               status: (Result) -> Int,
                                               _ body: (HTTPHeaders) async throws -> Result) async throws -> Result {
         guard isEnabled else { return try await body(headers) }
-        if let unsampled = UnsampledTrace.current {
-            var headers = headers
-            unsampled.inject(into: &headers)
-            return try await body(headers)
-        }
+        if let unsampled = UnsampledTrace.current { return try await body(unsampled.injected(into: headers)) }
         return try await withSpan(method, ofKind: .client, isolation: isolation) { span in
             span.updateAttributes { attributes in
                 attributes["http.request.method"] = method

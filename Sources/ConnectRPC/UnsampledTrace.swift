@@ -26,10 +26,8 @@ public struct UnsampledTrace: Sendable, Equatable {
         let traceID = bytes[3..<35], spanID = bytes[36..<52], flags = bytes[53..<55]
         guard traceID.allSatisfy(isHex), spanID.allSatisfy(isHex), flags.allSatisfy(isHex),
               traceID.contains(where: { $0 != UInt8(ascii: "0") }), spanID.contains(where: { $0 != UInt8(ascii: "0") }) else { return nil }
-        // The sampled flag is the low bit of the flags' last hex digit; only even digits clear it.
-        let last = bytes[54]
-        let lowBitSet = last >= UInt8(ascii: "a") ? (last - UInt8(ascii: "a") + 10) & 1 == 1 : (last - UInt8(ascii: "0")) & 1 == 1
-        guard !lowBitSet else { return nil }
+        // The sampled flag is the low bit of the flags' last hex digit: set for the odd digits.
+        guard !"13579bdf".utf8.contains(bytes[54]) else { return nil }
         self.traceparent = traceparent
         self.tracestate = tracestate
     }
@@ -49,10 +47,12 @@ public struct UnsampledTrace: Sendable, Equatable {
     /// The unsampled trace the current task works for, if any.
     public static var current: UnsampledTrace? { ServiceContext.current?.unsampledTrace }
 
-    /// The trace headers to send on a call to one of the stack's services.
-    public func inject(into headers: inout HTTPHeaders) {
+    /// `headers` with the trace headers added, for a call to one of the stack's services.
+    public func injected(into headers: HTTPHeaders) -> HTTPHeaders {
+        var headers = headers
         headers.replaceOrAdd(name: "traceparent", value: traceparent)
         if let tracestate { headers.replaceOrAdd(name: "tracestate", value: tracestate) }
+        return headers
     }
 }
 

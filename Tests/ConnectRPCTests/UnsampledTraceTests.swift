@@ -29,8 +29,7 @@ struct UnsampledTraceTests {
         let trace = try #require(UnsampledTrace(traceparent: "00-\(id)-\(parent)-00", tracestate: "vendor=x"))
         #expect(trace.traceID == id)
         #expect(trace.parentSpanID == parent)
-        var headers = HTTPHeaders([("traceparent", "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01")])
-        trace.inject(into: &headers)
+        let headers = trace.injected(into: HTTPHeaders([("traceparent", "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01")]))
         #expect(headers["traceparent"] == ["00-\(id)-\(parent)-00"])
         #expect(headers["tracestate"] == ["vendor=x"])
     }

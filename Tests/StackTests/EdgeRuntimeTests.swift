@@ -161,6 +161,11 @@ import Testing
         try await body(edgePort, backendPort, folder)
     }
 
+    /// The `traceparent` the echo backend received, from its JSON answer.
+    static func traceparent(seenIn reply: (status: Int, headers: [String: String], body: String)) -> String? {
+        (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"]
+    }
+
     /// W3C trace context at the edge: a valid `traceparent` passes unchanged, a malformed or
     /// missing one is replaced by a new trace; the trace id is the response's X-Request-Id (the
     /// edge's own answers too) and is in the access log.
@@ -168,17 +173,14 @@ import Testing
         try await Self.withEchoBehindEdge(middlewares: []) { edgePort, _, folder in
             #expect(await eventually(.seconds(20), every: .milliseconds(200)) { (try? await Self.get(port: edgePort, path: "/auth/ready").status) == 200 })
 
-            func traceparent(seenIn reply: (status: Int, headers: [String: String], body: String)) -> String? {
-                (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"]
-            }
             let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
             let kept = try await Self.get(port: edgePort, path: "/auth/kept", headers: ["traceparent": valid])
-            #expect(traceparent(seenIn: kept) == valid, "\(kept.body)")
+            #expect(Self.traceparent(seenIn: kept) == valid, "\(kept.body)")
             #expect(kept.headers["x-request-id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
 
             for malformed in [nil, "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"] as [String?] {
                 let reply = try await Self.get(port: edgePort, path: "/auth/new", headers: malformed.map { ["traceparent": $0] } ?? [:])
-                let seen = try #require(traceparent(seenIn: reply), "\(reply.body)")
+                let seen = try #require(Self.traceparent(seenIn: reply), "\(reply.body)")
                 #expect(seen.wholeMatch(of: /00-[0-9a-f]{32}-[0-9a-f]{16}-01/) != nil, "\(seen)")
                 #expect(seen != valid)
                 #expect(reply.headers["x-request-id"] == String(seen.split(separator: "-")[1]))
@@ -211,7 +213,7 @@ import Testing
             }
             var flags: [String] = []
             for reply in replies {
-                let seen = try #require((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"], "\(reply.body)")
+                let seen = try #require(Self.traceparent(seenIn: reply), "\(reply.body)")
                 #expect(seen.wholeMatch(of: /00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]/) != nil, "\(seen)")
                 #expect(reply.headers["x-request-id"] == String(seen.split(separator: "-")[1]), "every request keeps its id")
                 flags.append(String(seen.suffix(2)))
@@ -220,7 +222,7 @@ import Testing
             // A client's sampled traceparent is kept past the budget; so is an unsampled one.
             for kept in ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"] {
                 let reply = try await Self.get(port: edgePort, path: "/auth/kept", headers: ["traceparent": kept])
-                #expect((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"] == kept, "\(reply.body)")
+                #expect(Self.traceparent(seenIn: reply) == kept, "\(reply.body)")
             }
             // Under steady load past the budget, it still samples (the counter holds the sampled
             // traces, not all of them): about 3 a second.
@@ -229,7 +231,7 @@ import Testing
             var sampledAt: [Duration] = []
             while clock.now - started < .milliseconds(3000) {
                 let reply = try await Self.get(port: edgePort, path: "/auth/load")
-                let seen = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: String])?["traceparent"] ?? ""
+                let seen = Self.traceparent(seenIn: reply) ?? ""
                 if seen.hasSuffix("-01") { sampledAt.append(clock.now - started) }
                 try await Task.sleep(for: .milliseconds(40))
             }
@@ -238,7 +240,7 @@ import Testing
             // The window moves on: two seconds later new traces are sampled again.
             try await Task.sleep(for: .milliseconds(2100))
             let later = try await Self.get(port: edgePort, path: "/auth/later")
-            #expect((try? JSONSerialization.jsonObject(with: Data(later.body.utf8)) as? [String: String])?["traceparent"]?.hasSuffix("-01") == true, "\(later.body)")
+            #expect(Self.traceparent(seenIn: later)?.hasSuffix("-01") == true, "\(later.body)")
         }
     }
 

@@ -16,13 +16,12 @@ struct StackFixture {
     let root: String
     /// Repository port → the fixture's port.
     let ports: [Int: Int]
-    /// Holds one of ``slots`` (released by ``tearDown()``).
+    /// Holds one of the process-wide PostgreSQL slots (``TestSlots/postgresClusters``, released
+    /// by ``tearDown()``): a whole stack (PostgreSQL, six services, the edge, a supervisor) is
+    /// one more cluster, and more at once would starve the in-process tests beside them, whose
+    /// database deadlines are seconds.
     var holdsSlot = false
 
-    /// A whole stack (PostgreSQL, six services, the edge, a supervisor) takes one of the
-    /// process-wide PostgreSQL slots: more at once would starve the in-process tests beside
-    /// them, whose database deadlines are seconds.
-    static var slots: TestSlots { .postgresClusters }
 
     static let devPorts = [5432, 8080, 8081, 8082, 8090, 3000, 3001, 30081, 4318, 10350]
 
@@ -65,7 +64,7 @@ struct StackFixture {
         for attempt in 1...3 {
             var fixture = try make()
             try await prepare(fixture)
-            await slots.acquire()
+            await TestSlots.postgresClusters.acquire()
             fixture.holdsSlot = true
             let up = try await fixture.devctl(arguments, environment: environment)
             if up.status != 0, FreePorts.wasTaken(up.stderr), attempt < 3 {
@@ -104,7 +103,7 @@ struct StackFixture {
     func tearDown() async {
         _ = try? await devctl(["down", "--purge", "--yes", "--timeout", "2"])
         TemporaryFolder.remove(root)
-        if holdsSlot { await Self.slots.release() }
+        if holdsSlot { await TestSlots.postgresClusters.release() }
     }
 
     func scalar(_ sql: String, in database: String) async throws -> String? {

@@ -151,9 +151,7 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
     private static func traced(_ target: OutboundGuard.Target, _ body: (HTTPHeaders) async throws -> (Fetched, String?)) async throws -> (Fetched, String?) {
         guard TracingBootstrap.isEnabled else { return try await body(HTTPHeaders()) }
         if let unsampled = UnsampledTrace.current {
-            var headers = HTTPHeaders()
-            if target.isAllowListed { unsampled.inject(into: &headers) }
-            return try await body(headers)
+            return try await body(target.isAllowListed ? unsampled.injected(into: HTTPHeaders()) : HTTPHeaders())
         }
         return try await withSpan("GET", ofKind: .client) { span in
             span.updateAttributes { attributes in
