@@ -18,7 +18,8 @@ source scripts/setup.sh
 restore() {
     "$devctl" down --purge --yes >/dev/null 2>&1 || true
     git checkout -q -- devctl.yaml Sources/Services/ServiceRegistry.swift
-    git clean -fdq -- proto Sources Tests deploy
+    # `new service` also generates the TypeScript client for the web frontend.
+    git clean -fdq -- proto Sources Tests deploy frontend/src/gen
 }
 swift build --product devctl
 devctl=$(swift build --show-bin-path)/devctl
