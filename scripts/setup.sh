@@ -11,10 +11,10 @@ DEBIAN_PACKAGES+=(chromium chromium-driver python3-selenium)
 DEBIAN_PACKAGES+=(node-react node-react-dom node-typescript esbuild)
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs)
 # Real peers the tests call: buf (generation), the Python Connect client/server (uvicorn; hypercorn for
-# h2c) and its stubs' plugins,
+# h2c) and its stubs' plugins, h2 (raw HTTP/2 frames in the h2c server's tests),
 # grpcio (gRPC over h2c) with its health and reflection clients.
 # kubernetes-validate and jsonschema (+PyYAML) check the rendered Kubernetes and Traefik manifests.
-PIP_PACKAGES=(buf-bin opentelemetry-proto==1.45.2 connectrpc==0.13.0 grpcio==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn hypercorn kubernetes-validate jsonschema pyyaml)
+PIP_PACKAGES=(buf-bin opentelemetry-proto==1.45.2 connectrpc==0.13.0 grpcio==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 protoc-gen-connectrpc==0.13.0 protoc-gen-py==0.7.0 protobuf-py==0.7.0 uvicorn hypercorn h2 kubernetes-validate jsonschema pyyaml)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -48,5 +48,5 @@ router.connectServerStream("/bench.v1.Stream/Count", input: Greeter_V1_GreetRequ
         try await stream.send(response)
     }
 }
-let app = Application(router: router, server: ProcessInfo.processInfo.environment["BENCH_HTTP1_ONLY"] != nil ? .http1() : .http1AndH2C(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
+let app = Application(router: router, server: ProcessInfo.processInfo.environment["BENCH_HTTP1_ONLY"] != nil ? .http1() : .http1AndH2C(responder: router.buildResponder()), configuration: .init(address: .hostname("127.0.0.1", port: port)))
 try await app.runService()

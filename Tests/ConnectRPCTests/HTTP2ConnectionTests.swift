@@ -71,6 +71,28 @@ import Testing
         }
     }
 
+    /// The h2c server's own stream handling, frame by frame (``H2CServer``): an error with no
+    /// message is one trailers-only HEADERS frame; 64 calls opened at once on one connection are
+    /// each answered; a client stream past both 64 KB windows gets WINDOW_UPDATEs as it is read;
+    /// and frames the server drops (sent on streams it already answered and reset) do not use up
+    /// the connection's window — counting only delivered bytes stalled the next calls.
+    @Test func streamsAreMultiplexedFlowControlledAndErrorsAreTrailersOnly() async throws {
+        try await withGreeterServer { port in
+            let output = try await Subprocess("/usr/bin/env", ["python3", PythonPeers.directory + "/h2_streams.py", "127.0.0.1", "\(port)"]).output()
+            #expect(output.status == 0, "\(output.stderr)")
+            let result = try #require(try JSONSerialization.jsonObject(with: output.stdoutBytes) as? [String: Any], "\(output.stderr)")
+            let trailersOnly = try #require(result["trailers_only"] as? [String: Any], "\(result)")
+            #expect(trailersOnly["frames"] as? [String] == ["headers+end"], "\(trailersOnly)")
+            #expect(trailersOnly["grpc_status"] as? String == "10" && trailersOnly["content_type"] as? String == "application/grpc+proto", "\(trailersOnly)")
+            #expect(result["multiplexed"] as? Int == 64, "\(result)")
+            let big = try #require(result["big_stream"] as? [String: Any], "\(result)")
+            // "got " and 200 names of 1,000 bytes with commas, in one message.
+            #expect(big["grpc_status"] as? String == "0" && (big["answer_bytes"] as? Int ?? 0) > 200_000, "\(big)")
+            let dropped = try #require(result["dropped"] as? [String: String], "\(result)")
+            #expect(dropped == ["greet": "0", "collect": "0"], "\(dropped)")
+        }
+    }
+
     private func pings(port: Int, count: Int) async throws -> [String: Any] {
         let output = try await Subprocess("/usr/bin/env", ["python3", PythonPeers.directory + "/h2_pings.py", "127.0.0.1", "\(port)", "\(count)"]).output()
         #expect(output.status == 0, "\(output.stderr)")

@@ -120,7 +120,7 @@ func withGreeterServer(options: ConnectServerOptions = ConnectServerOptions(), _
                                options: options, handler: collectStream)
     router.connectBidiStream("/test.v1.CountService/Chat", input: Greeter_V1_GreetRequest.self, output: Greeter_V1_GreetResponse.self,
                              options: options, handler: chatStream)
-    let app = Application(router: router, server: .http1AndH2C(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    let app = Application(router: router, server: .http1AndH2C(responder: router.buildResponder()), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in
         guard let port = client.port else { throw DevctlFailure("the live test server has no port") }
         try await body(port)

@@ -1,6 +1,6 @@
 import HTTPTypes
 import HummingbirdCore
-import HummingbirdHTTP2
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -14,11 +14,10 @@ import ServiceLifecycle
 ///
 /// Hummingbird has HTTP/1.1, h2c-only (`plaintextHTTP2`) or TLS+ALPN, not both in cleartext. The
 /// connection's first bytes decide: the HTTP/2 client preface (`PRI * HTTP/2.0…`) hands the
-/// channel to Hummingbird's HTTP/2 pipeline, anything else to its HTTP/1.1 one. The decision is
-/// told to NIO's protocol-negotiation handler the way a TLS handshake would (an ALPN result), so
-/// Hummingbird's own channels set themselves up unchanged.
+/// channel to ``H2CServer``, anything else to Hummingbird's HTTP/1.1 pipeline. The decision is
+/// told to NIO's protocol-negotiation handler the way a TLS handshake would (an ALPN result).
 public struct HTTP1AndH2CChannel: ServerChildChannel {
-    public typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel.Value, HTTP2Channel.Value>
+    public typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel.Value, any Channel>
 
     public struct Value: ServerChildChannelValue {
         let negotiated: EventLoopFuture<Negotiated>
@@ -26,37 +25,24 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
     }
 
     private let http1: HTTP1Channel
-    private let http2: HTTP2Channel
+    private let h2c: H2CServer
     /// How long a new connection may stay silent before it is closed (its first bytes decide
     /// the protocol, so nothing else would time it out).
     static let prefaceTimeout: TimeAmount = .seconds(30)
 
-    public init(responder: @escaping HTTPChannelHandler.Responder,
-                http1Configuration: HTTP1Channel.Configuration = .init(),
-                http2Configuration: HTTP2ChannelConfiguration = .init()) {
+    init(responder: @escaping HTTPChannelHandler.Responder, h2c: H2CServer, http1Configuration: HTTP1Channel.Configuration = .init()) {
         http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
-        var http2Configuration = http2Configuration
-        let streamHandlers = http2Configuration.streamConfiguration.additionalChannelHandlers
-        http2Configuration.streamConfiguration.additionalChannelHandlers = { [FlushCoalescer(), TrailersFromHead()] + streamHandlers() }
-        // Streaming calls ask which HTTP version carries them (bidi needs HTTP/2).
-        http2 = HTTP2Channel(responder: { request, writer, channel in
-            // The writer is non-copyable: moved into the task-local scope through an Optional.
-            var movedWriter: ResponseWriter? = consume writer
-            try await ConnectTransport.$isHTTP2.withValue(true) {
-                guard let writer = movedWriter.take() else { return }
-                try await responder(request, writer, channel)
-            }
-        }, configuration: http2Configuration)
+        self.h2c = h2c
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { [http1, http2] result in
+            let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { [http1, h2c] result in
                 switch result {
                 case .negotiated("h2"):
-                    return http2.setup(channel: channel, logger: logger).flatMapThrowing { connection in
-                        try PingGuard.install(in: channel.pipeline.syncOperations)
-                        return .http2(connection)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try h2c.setup(channel: channel, logger: logger)
+                        return .http2(channel)
                     }
                 default:
                     return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
@@ -82,8 +68,14 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
             switch negotiated {
             case .http1_1(let connection):
                 await http1.handle(value: connection, logger: logger)
-            case .http2(let connection):
-                await http2.handle(value: connection, logger: logger)
+            case .http2(let channel):
+                // The streams run as their own tasks; the connection is done when it closes
+                // (graceful shutdown reaches it as a quiesce event: GOAWAY, drain, close).
+                await withTaskCancellationHandler {
+                    _ = try? await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
             }
         } catch {
             logger.debug("connection closed before its protocol was known", metadata: ["error": "\(error)"])
@@ -92,10 +84,14 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 and h2c on one port (see ``HTTP1AndH2CChannel``).
-    public static func http1AndH2C(http1: HTTP1Channel.Configuration = .init(),
-                                   http2: HTTP2ChannelConfiguration = .init()) -> HTTPServerBuilder {
-        .init { responder in HTTP1AndH2CChannel(responder: responder, http1Configuration: http1, http2Configuration: http2) }
+    /// HTTP/1.1 and h2c on one port (see ``HTTP1AndH2CChannel``). `responder` is the
+    /// application's (`router.buildResponder()`): h2c streams call it directly; `serverName`
+    /// is the `server` header HTTP/1.1 responses get from the application.
+    public static func http1AndH2C<Responder: HTTPResponder>(
+        responder: Responder, serverName: String? = nil, http1: HTTP1Channel.Configuration = .init()
+    ) -> HTTPServerBuilder where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        let h2c = H2CServer(responder: responder, serverName: serverName)
+        return .init { http1Responder in HTTP1AndH2CChannel(responder: http1Responder, h2c: h2c, http1Configuration: http1) }
     }
 }
 
@@ -209,64 +205,15 @@ final class PingGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Turns the flushes an HTTP/2 stream's response makes within one event-loop tick into one.
-/// Hummingbird flushes every part it writes: a gRPC response — headers, message, trailers — was
-/// three flushes, each its own write to the socket, where Connect's one-buffer response is one.
-/// Deferred to the end of the tick, they leave together (measured in bench/protocols.sh).
-final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
-    // Writes pass through untouched (the default `write` forwards them as they are).
-    typealias OutboundIn = Any
-
-    private var flushPending = false
-    private var removed = false
-
-    func flush(context: ChannelHandlerContext) {
-        guard !flushPending else { return }
-        flushPending = true
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (coalescer, context) = loopBound.value
-            // Already flushed by a close, or the stream is gone: nothing left to send.
-            guard coalescer.flushPending, !coalescer.removed else { return }
-            coalescer.flushPending = false
-            context.flush()
-        }
-    }
-
-    /// What was written before a close still leaves (the stream would otherwise be reset).
-    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
-        context.close(mode: mode, promise: promise)
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        removed = true
-    }
-}
-
-/// Sends a response's trailers that travelled in its head (see ``carryingTrailers(_:)``) at
-/// the end of its HTTP/2 stream, where trailers belong.
-///
-/// Hummingbird writes a one-buffer body together with its head and end (one write into the
-/// stream), but trailers only through a streaming body: head, message and trailers as three
-/// writes through the async channel. A gRPC unary response is one message and a few trailers,
-/// so it is sent as a one-buffer body with its trailers as marked head fields, which this
-/// handler (in every h2c stream) moves to the end of the stream — measured in
-/// bench/protocols.sh. A marked name can never come from an application: `grpc-` headers are
-/// the protocol's (``ConnectMetadata``).
-final class TrailersFromHead: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-
+/// Trailers of a one-message gRPC response over h2c travel in its head, marked, so the response
+/// is a one-buffer body (one write): ``H2CStream`` moves them to the end of the stream (or into
+/// one trailers-only HEADERS frame). A marked name can never come from an application: `grpc-`
+/// headers are the protocol's (``ConnectMetadata``).
+enum TrailersFromHead {
     /// The prefix a trailer's name carries in the head.
     static let prefix = "grpc-x-trailer-"
 
-    private var pending: HTTPFields?
-
-    /// `trailers` renamed for the head of a response whose stream runs through this handler.
+    /// `trailers` renamed for the head of a response on an h2c stream.
     static func carryingTrailers(_ trailers: HTTPFields) -> HTTPFields {
         var marked = HTTPFields()
         for field in trailers {
@@ -274,33 +221,5 @@ final class TrailersFromHead: ChannelOutboundHandler, RemovableChannelHandler {
             marked.append(HTTPField(name: name, value: field.value))
         }
         return marked
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head(var head) where head.headerFields.contains(where: { $0.name.canonicalName.hasPrefix(Self.prefix) }):
-            var headers = HTTPFields()
-            var trailers = HTTPFields()
-            for field in head.headerFields {
-                let name = field.name.canonicalName
-                if name.hasPrefix(Self.prefix), let original = HTTPField.Name(String(name.dropFirst(Self.prefix.count))) {
-                    trailers.append(HTTPField(name: original, value: field.value))
-                } else if field.name != .contentLength {
-                    // No length, as a streamed body has none: a client that sees one may stop
-                    // reading at the body's end, before the trailers (curl does).
-                    headers.append(field)
-                }
-            }
-            head.headerFields = headers
-            pending = trailers
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end(let trailers) where pending != nil:
-            var merged = pending ?? HTTPFields()
-            pending = nil
-            if let trailers { merged.append(contentsOf: trailers) }
-            context.write(wrapOutboundOut(.end(merged)), promise: promise)
-        default:
-            context.write(data, promise: promise)
-        }
     }
 }

@@ -184,7 +184,7 @@ public struct ServicePlatform: Sendable {
         Application(
             router: router,
             // Connect and gRPC-Web over HTTP/1.1, gRPC (and the edge) over h2c, on one port.
-            server: .http1AndH2C(),
+            server: .http1AndH2C(responder: router.buildResponder(), serverName: settings.name),
             configuration: .init(address: .hostname(settings.host, port: port ?? settings.port), serverName: settings.name),
             services: settings.usesDatabase ? databases.all : [],
             logger: logger
