@@ -12,7 +12,10 @@ import Testing
 @Suite struct GracefulShutdownTests {
     typealias Fixture = ServiceDatabaseFixture
 
-    @Test func inFlightCallFinishesAndIsRecordedAcrossShutdown() async throws {
+    /// Over HTTP/1.1 (Connect) and over h2c (gRPC: the h2c server says GOAWAY, lets the stream
+    /// finish, then closes the connection, so the shutdown completes).
+    @Test(arguments: [ConnectClient.ClientWire.connect, .grpc])
+    func inFlightCallFinishesAndIsRecordedAcrossShutdown(wire: ConnectClient.ClientWire) async throws {
         try await Fixture.with([Fixture.caller]) { fixture in
             let targetServer = TargetServer()
             try await targetServer.run { target, targetPort in
@@ -25,7 +28,7 @@ import Testing
                 let running = Task { try await group.run() }
 
                 #expect(await eventually(.seconds(30)) { PortProbe.isAccepting(port) })
-                let client = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)"))
+                let client = Caller_V1_CallerServiceClient(client: ConnectClient(baseURL: "http://127.0.0.1:\(port)", wire: wire))
                 let inFlight = Task { try await client.callExternal(.with { $0.url = target + "/slow" }) }
                 // Shut down once the call has reached the target (it answers 2 s later), not after
                 // a guessed pause.
