@@ -73,7 +73,8 @@ import Testing
 
     /// The h2c server's own stream handling, frame by frame (``H2CServer``): an error with no
     /// message is one trailers-only HEADERS frame; 64 calls opened at once on one connection are
-    /// each answered; a client stream past both 64 KB windows gets WINDOW_UPDATEs as it is read;
+    /// each answered; a client stream past both 64 KB windows gets WINDOW_UPDATEs as it is read
+    /// (and none while its handler does not read);
     /// and frames the server drops (sent on streams it already answered and reset) do not use up
     /// the connection's window — counting only delivered bytes stalled the next calls.
     @Test func streamsAreMultiplexedFlowControlledAndErrorsAreTrailersOnly() async throws {
@@ -88,6 +89,10 @@ import Testing
             let big = try #require(result["big_stream"] as? [String: Any], "\(result)")
             // "got " and 200 names of 1,000 bytes with commas, in one message.
             #expect(big["grpc_status"] as? String == "0" && (big["answer_bytes"] as? Int ?? 0) > 200_000, "\(big)")
+            // Back-pressure: a handler that stops reading shuts the stream's window — what got in is
+            // the 64 KB window plus what the body's buffer holds (~110 KB), not the 4 MB on offer.
+            let held = try #require(result["held"] as? Int, "\(result)")
+            #expect(held > 16_000 && held < 400_000, "\(held) bytes went in")
             let dropped = try #require(result["dropped"] as? [String: String], "\(result)")
             #expect(dropped == ["greet": "0", "collect": "0"], "\(dropped)")
         }

@@ -4,6 +4,8 @@ the server does with frames that grpcio or curl do not show. Prints one JSON obj
   trailers_only  a failing unary call: its frames, in order (one HEADERS with END_STREAM expected)
   multiplexed    64 Greet calls opened at once on one connection: how many came back right
   big_stream     a 200 KB client stream (past both 64 KB windows) and its answer's length
+  held           bytes a client could send to a bidi handler that stopped reading ("hold")
+                 before the server's windows shut (back-pressure: bounded, not 4 MB)
   dropped        after frames the server had to drop (sent on streams it had already answered
                  and reset), whether a Greet and a 100 KB client stream still go through
 
@@ -96,12 +98,12 @@ class Client:
             state["events"].append(f"reset {event.error_code}")
             state["ended"] = True
 
-    def send(self, stream, payload, end=False):
+    def send(self, stream, payload, end=False, stall_after=5):
         """Sends within the flow-control windows, waiting for the server's WINDOW_UPDATEs."""
         while payload:
             window = min(self.conn.local_flow_control_window(stream), self.conn.max_outbound_frame_size)
             if window <= 0:
-                if not self.read(lambda: self.conn.local_flow_control_window(stream) > 0, timeout=5):
+                if not self.read(lambda: self.conn.local_flow_control_window(stream) > 0, timeout=stall_after):
                     raise RuntimeError("stalled: no window from the server")
                 continue
             chunk, payload = payload[:window], payload[window:]
@@ -138,6 +140,19 @@ try:
     result["big_stream"] = {"grpc_status": big["headers"].get("grpc-status"), "answer_bytes": len(big["data"])}
 except RuntimeError as error:
     result["big_stream"] = {"error": str(error)}
+
+held = Client()
+stream = held.open("/test.v1.CountService/Chat")
+sent = len(grpc_message("hold"))
+held.send(stream, grpc_message("hold"))
+chunk = grpc_message("z" * 16000)
+try:
+    for _ in range(250):
+        held.send(stream, chunk, stall_after=1)
+        sent += len(chunk)
+    result["held"] = sent
+except RuntimeError:
+    result["held"] = sent
 
 # Streams the server answers at once (the first message fails) while the client keeps sending:
 # what arrives after the server's RST_STREAM is dropped, yet it used the connection's window.
