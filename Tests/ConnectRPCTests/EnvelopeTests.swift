@@ -84,3 +84,13 @@ import Testing
         #expect(ConnectCode.allCases.allSatisfy { GRPCWire.code(ofStatus: GRPCWire.status(of: $0)) == $0 })
     }
 }
+
+/// The h2c server's `Date` header (IMF-fixdate, RFC 9110 §5.6.7), formatted without Foundation.
+@Suite struct HTTPDateTests {
+    @Test func formatsIMFFixdate() {
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        // RFC 9110's own example.
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(1_798_761_599) == "Thu, 31 Dec 2026 23:59:59 GMT")
+    }
+}

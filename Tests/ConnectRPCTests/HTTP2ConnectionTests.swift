@@ -86,6 +86,9 @@ import Testing
             #expect(trailersOnly["frames"] as? [String] == ["headers+end"], "\(trailersOnly)")
             #expect(trailersOnly["grpc_status"] as? String == "10" && trailersOnly["content_type"] as? String == "application/grpc+proto", "\(trailersOnly)")
             #expect(result["multiplexed"] as? Int == 64, "\(result)")
+            // A Date header, as HTTP/1.1 responses get from the application.
+            let date = try #require(result["date"] as? String, "\(result)")
+            #expect(date.hasSuffix(" GMT") && date.count == 29, "\(date)")
             let big = try #require(result["big_stream"] as? [String: Any], "\(result)")
             // "got " and 200 names of 1,000 bytes with commas, in one message.
             #expect(big["grpc_status"] as? String == "0" && (big["answer_bytes"] as? Int ?? 0) > 200_000, "\(big)")

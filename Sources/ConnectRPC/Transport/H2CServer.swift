@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -371,6 +374,8 @@ final class H2CStream: @unchecked Sendable {
             logger.debug("Unrecognised Error", metadata: ["error.type": "\(error)"])
             response = Response(status: .internalServerError)
         }
+        // As the application does for HTTP/1.1 (RFC 9110 §6.6.1).
+        response.headers[.date] = HTTPDate.now()
         if let serverName = server.serverName { response.headers[.server] = serverName }
         do {
             let head = response.head
@@ -644,5 +649,32 @@ extension HTTPRequest {
         }
         guard let method, path != nil else { throw H2CStreamReset(code: NIOHTTP2.HTTP2ErrorCode.protocolError) }
         self.init(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields)
+    }
+}
+
+/// The `Date` header's value (IMF-fixdate), formatted once a second, on demand: no timer runs
+/// while the server is idle (Hummingbird's own date cache is internal to its application).
+enum HTTPDate {
+    private static let cache = NIOLockedValueBox<(second: Int, value: String)>((-1, ""))
+
+    static func now() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let second = now.tv_sec
+        return cache.withLockedValue { cached in
+            if cached.second != second { cached = (second, format(second)) }
+            return cached.value
+        }
+    }
+
+    static func format(_ second: Int) -> String {
+        var time = time_t(second)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }

@@ -131,6 +131,7 @@ for index in range(64):
     streams.append((stream, f"Hello n{index}!"))
 client.flush()
 client.read(lambda: all(client.streams[s]["ended"] for s, _ in streams))
+result["date"] = client.streams[streams[0][0]]["headers"].get("date")
 result["multiplexed"] = sum(1 for s, expected in streams
                             if expected.encode() in client.streams[s]["data"] and client.streams[s]["headers"].get("grpc-status") == "0")
 
