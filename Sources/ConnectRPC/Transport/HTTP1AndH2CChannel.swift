@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP2
-import NIOHTTPTypes
 import NIOTLS
 import ServiceLifecycle
 
