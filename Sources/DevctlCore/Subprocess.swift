@@ -64,42 +64,48 @@ public struct Subprocess: Sendable {
         let stderrPipe = try CloseOnExecPipe()
         let stdinPipe = try input.map { _ in try CloseOnExecPipe() }
         if input != nil { Subprocess.ignoreBrokenPipes() }
-        let pid = try ProcessSpawner.spawn(
-            executable, arguments, environment: environment, inheritEnvironment: inheritsEnvironment, workingDirectory: workingDirectory,
-            user: user, stdin: stdinPipe?.read.fileDescriptor ?? -1,
-            stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
-        )
-        try? stdoutPipe.write.close()
-        try? stderrPipe.write.close()
-        if let stdinPipe, let input {
-            try? stdinPipe.read.close()
-            // Fed from its own thread: a program that writes before it has read everything would
-            // otherwise deadlock against us.
+        let command = self
+        return try await withCheckedThrowingContinuation { continuation in
+            // All of it on a thread of its own, the spawn too: it waits for the child's exec,
+            // which on a loaded machine takes long enough to hold up a caller on Swift's
+            // cooperative pool (as many threads as cores).
             Subprocess.onOwnThread {
-                try? stdinPipe.write.write(contentsOf: input)
-                try? stdinPipe.write.close()
-            }
-        }
-        return await withCheckedContinuation { continuation in
-            let group = DispatchGroup()
-            let collected = OutputBox()
-            for (pipe, isStdout) in [(stdoutPipe, true), (stderrPipe, false)] {
-                group.enter()
-                Subprocess.onOwnThread {
-                    let data = (try? pipe.read.readToEnd()) ?? Data()
-                    collected.set(data, stdout: isStdout)
-                    group.leave()
+                let pid: pid_t
+                do {
+                    pid = try ProcessSpawner.spawn(
+                        command.executable, command.arguments, environment: command.environment, inheritEnvironment: command.inheritsEnvironment,
+                        workingDirectory: command.workingDirectory, user: command.user, stdin: stdinPipe?.read.fileDescriptor ?? -1,
+                        stdout: stdoutPipe.write.fileDescriptor, stderr: stderrPipe.write.fileDescriptor
+                    )
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
                 }
-            }
-            let status = StatusBox()
-            group.enter()
-            Subprocess.onOwnThread {
-                status.value = ProcessSpawner.wait(for: pid)
-                group.leave()
-            }
-            group.notify(queue: .global()) {
+                try? stdoutPipe.write.close()
+                try? stderrPipe.write.close()
+                if let stdinPipe, let input = command.input {
+                    try? stdinPipe.read.close()
+                    // Fed from its own thread: a program that writes before it has read everything
+                    // would otherwise deadlock against us.
+                    Subprocess.onOwnThread {
+                        try? stdinPipe.write.write(contentsOf: input)
+                        try? stdinPipe.write.close()
+                    }
+                }
+                let group = DispatchGroup()
+                let collected = OutputBox()
+                for (pipe, isStdout) in [(stdoutPipe, true), (stderrPipe, false)] {
+                    group.enter()
+                    Subprocess.onOwnThread {
+                        let data = (try? pipe.read.readToEnd()) ?? Data()
+                        collected.set(data, stdout: isStdout)
+                        group.leave()
+                    }
+                }
+                let status = ProcessSpawner.wait(for: pid)
+                group.wait()
                 let (out, err) = collected.get()
-                continuation.resume(returning: Output(status: status.value, stdoutBytes: out, stderr: String(decoding: err, as: UTF8.self)))
+                continuation.resume(returning: Output(status: status, stdoutBytes: out, stderr: String(decoding: err, as: UTF8.self)))
             }
         }
     }
@@ -152,11 +158,6 @@ private struct CloseOnExecPipe: @unchecked Sendable {
         read = FileHandle(fileDescriptor: descriptors.read, closeOnDealloc: true)
         write = FileHandle(fileDescriptor: descriptors.write, closeOnDealloc: true)
     }
-}
-
-/// An exit status handed from the waiting thread to the continuation (the group orders them).
-private final class StatusBox: @unchecked Sendable {
-    var value: Int32 = -1
 }
 
 /// Collects two strings written from two threads.

@@ -101,29 +101,47 @@ public actor TraceStore {
     public var count: Int { traces.count }
 
     /// Adds spans (any traces, any order); the oldest traces leave when there are too many.
+    /// A span that is not kept (a repeat, or its trace is full) costs only that check.
     public func add(_ spans: [StoredSpan]) {
-        for var span in spans {
-            if span.attributes.count > Self.maxAttributes {
-                span.attributes = Dictionary(uniqueKeysWithValues: span.attributes.sorted { $0.key < $1.key }.prefix(Self.maxAttributes).map { ($0.key, $0.value) })
-            }
-            for (key, value) in span.attributes where value.count > Self.maxAttributeLength {
-                span.attributes[key] = String(value.prefix(Self.maxAttributeLength)) + "…"
-            }
-            if span.name.count > Self.maxAttributeLength { span.name = String(span.name.prefix(Self.maxAttributeLength)) + "…" }
-            if let spans = traces[span.traceID] {
+        for span in spans {
+            if let held = traces[span.traceID]?.count {
                 // An exporter that retries a batch sends its spans again: keep each once.
-                if spans.contains(where: { $0.spanID == span.spanID }) { continue }
-                guard spans.count < maxSpansPerTrace else {
+                if traces[span.traceID]?.contains(where: { $0.spanID == span.spanID }) == true { continue }
+                guard held < maxSpansPerTrace else {
                     droppedSpans += 1
                     continue
                 }
                 // In place: no copy of the trace's spans per span.
-                traces[span.traceID]?.append(span)
+                traces[span.traceID]?.append(Self.bounded(span))
             } else {
-                traces[span.traceID] = [span]
+                traces[span.traceID] = [Self.bounded(span)]
                 remember(span.traceID)
             }
         }
+    }
+
+    /// `span` with at most ``maxAttributes`` attributes (the first by name) and its name and
+    /// values cut to ``maxAttributeLength`` characters.
+    static func bounded(_ span: StoredSpan) -> StoredSpan {
+        var span = span
+        if span.attributes.count > maxAttributes {
+            let kept = span.attributes.keys.sorted().prefix(maxAttributes)
+            var attributes: [String: String] = [:]
+            attributes.reserveCapacity(maxAttributes)
+            for key in kept { attributes[key] = span.attributes[key] }
+            span.attributes = attributes
+        }
+        for (key, value) in span.attributes where isLong(value) {
+            span.attributes[key] = String(value.prefix(maxAttributeLength)) + "…"
+        }
+        if isLong(span.name) { span.name = String(span.name.prefix(maxAttributeLength)) + "…" }
+        return span
+    }
+
+    /// Longer than ``maxAttributeLength`` characters; the UTF-8 length (constant time) settles
+    /// most cases without counting characters.
+    private static func isLong(_ text: String) -> Bool {
+        text.utf8.count > maxAttributeLength && text.count > maxAttributeLength
     }
 
     private func remember(_ traceID: String) {

@@ -20,7 +20,8 @@ import Testing
         // Under hypercorn: HTTP/1.1 and h2c on one port, so all three protocols reach it.
         let pid = try ProcessSpawner.spawn(python, [PythonPeers.directory + "/peer_server.py", stubs, String(port), "hypercorn"])
         defer {
-            kill(pid, SIGTERM)
+            // SIGKILL: this wait blocks its thread, and hypercorn's graceful stop could take seconds.
+            kill(pid, SIGKILL)
             _ = ProcessSpawner.wait(for: pid)
         }
         let clock = ContinuousClock()

@@ -98,7 +98,7 @@ class Client:
             state["events"].append(f"reset {event.error_code}")
             state["ended"] = True
 
-    def send(self, stream, payload, end=False, stall_after=5):
+    def send(self, stream, payload, end=False, stall_after=20):
         """Sends within the flow-control windows, waiting for the server's WINDOW_UPDATEs."""
         while payload:
             window = min(self.conn.local_flow_control_window(stream), self.conn.max_outbound_frame_size)
