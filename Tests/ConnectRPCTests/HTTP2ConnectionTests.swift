@@ -107,3 +107,26 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: output.stdoutBytes) as? [String: Any], "\(output.stderr)")
     }
 }
+
+/// The HTTP/1.1 connection itself, byte by byte (Python sockets): pipelined requests answered in
+/// order on a connection that stays open, `Connection: close` honoured, a half-closed client
+/// still answered, a body arriving in pieces read as it comes, malformed input refused.
+@Suite struct HTTP1ConnectionTests {
+    @Test func pipeliningCloseHalfCloseSlowBodiesAndGarbage() async throws {
+        try await withGreeterServer { port in
+            let output = try await Subprocess("/usr/bin/env", ["python3", PythonPeers.directory + "/h1_raw.py", "127.0.0.1", String(port)]).output()
+            #expect(output.status == 0, "\(output.stderr)")
+            let result = try #require(try JSONSerialization.jsonObject(with: output.stdoutBytes) as? [String: Any], "\(output.stderr)")
+            #expect(result["pipelined"] as? [String] == ["Hello sleep:300!", "Hello two!", "Hello three!"], "\(result)")
+            #expect(result["after_pipelined"] as? String == "Hello four!", "\(result)")
+            let close = try #require(result["close"] as? [String: Any])
+            #expect(close["status"] as? Int == 200 && close["connection"] as? String == "close" && close["closed"] as? Bool == true, "\(close)")
+            let halfClose = try #require(result["half_close"] as? [String: Any])
+            #expect(halfClose["message"] as? String == "Hello half!" && halfClose["closed"] as? Bool == true, "\(halfClose)")
+            let slow = try #require(result["slow_body"] as? [String: Any])
+            #expect(slow["status"] as? Int == 200 && slow["length"] as? Int == 300_000 + 7, "\(slow)")
+            let malformed = try #require(result["malformed"] as? [String: Any])
+            #expect(malformed["status"] as? Int == 400 && malformed["closed"] as? Bool == true, "\(malformed)")
+        }
+    }
+}

@@ -21,11 +21,7 @@ import NIOHTTP2
 /// back-pressured async sequences (the stream's window is given back only as the handler reads),
 /// the connection window, responses with trailers, resets both ways, and graceful shutdown.
 struct H2CServer: Sendable {
-    /// Answers one request: the router, with a request context made for it.
-    typealias Respond = @Sendable (Request, any Channel, Logger) async throws -> Response
-
-    let respond: Respond
-    let serverName: String?
+    let responder: RouterResponder
 
     /// Installs the connection handler behind NIOHTTP2's (the preface has been seen).
     func setup(channel: any Channel, logger: Logger) throws {
@@ -33,18 +29,6 @@ struct H2CServer: Sendable {
         try pipeline.addHandler(NIOHTTP2Handler(mode: .server))
         try PingGuard.install(in: pipeline)
         try pipeline.addHandler(H2CConnectionHandler(server: self, logger: logger))
-    }
-}
-
-extension H2CServer {
-    init<Responder: HTTPResponder>(responder: Responder, serverName: String?)
-    where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
-        self.init(respond: { request, channel, logger in
-            var logger = logger
-            logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
-            let context = Responder.Context(source: .init(channel: channel, logger: logger))
-            return try await responder.respond(to: request, context: context)
-        }, serverName: serverName)
     }
 }
 
@@ -71,6 +55,7 @@ final class H2CConnectionHandler: ChannelDuplexHandler {
     private var inReadLoop = false
     private var flushPending = false
     private var quiescing = false
+    private var closeScheduled = false
     private var highestStreamID: HTTP2StreamID = .rootStream
 
     init(server: H2CServer, logger: Logger) {
@@ -234,8 +219,8 @@ final class H2CConnectionHandler: ChannelDuplexHandler {
         context?.flush()
     }
 
-    /// A stream's handler has finished: a request still arriving is no longer wanted.
-    func handlerFinished(_ stream: H2CStream) {
+    /// A stream's handler has finished: a quiescing connection may now be done.
+    func streamHandlerFinished() {
         closeIfDrained()
     }
 
@@ -250,7 +235,8 @@ final class H2CConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDrained() {
-        guard quiescing, streams.isEmpty, let context else { return }
+        guard quiescing, !closeScheduled, streams.isEmpty, let context else { return }
+        closeScheduled = true
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         // A tick later, so the last stream's frames are flushed first.
         context.eventLoop.execute {
@@ -367,16 +353,7 @@ final class H2CStream: @unchecked Sendable {
     }
 
     private func run(_ request: Request, server: H2CServer, channel: any Channel, logger: Logger) async {
-        var response: Response
-        do {
-            response = try await server.respond(request, channel, logger)
-        } catch {
-            logger.debug("Unrecognised Error", metadata: ["error.type": "\(error)"])
-            response = Response(status: .internalServerError)
-        }
-        // As the application does for HTTP/1.1 (RFC 9110 §6.6.1).
-        response.headers[.date] = HTTPDate.now()
-        if let serverName = server.serverName { response.headers[.server] = serverName }
+        let response = await server.responder.response(to: request, channel: channel, logger: logger)
         do {
             let head = response.head
             if response.body.contentLength == nil {
@@ -567,7 +544,7 @@ final class H2CStream: @unchecked Sendable {
         }
         source?.finish()
         source = nil
-        connection.handlerFinished(self)
+        connection.streamHandlerFinished()
     }
 
     private func checkOpen() throws {

@@ -3,6 +3,7 @@ import HummingbirdCore
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTP2
 import NIOTLS
 import ServiceLifecycle
@@ -13,25 +14,26 @@ import ServiceLifecycle
 ///
 /// Hummingbird has HTTP/1.1, h2c-only (`plaintextHTTP2`) or TLS+ALPN, not both in cleartext. The
 /// connection's first bytes decide: the HTTP/2 client preface (`PRI * HTTP/2.0…`) hands the
-/// channel to ``H2CServer``, anything else to Hummingbird's HTTP/1.1 pipeline. The decision is
-/// told to NIO's protocol-negotiation handler the way a TLS handshake would (an ALPN result).
+/// channel to ``H2CServer``, anything else to ``HTTP1Server``. The decision is told to NIO's
+/// protocol-negotiation handler the way a TLS handshake would (an ALPN result). Both run the
+/// application's router from handlers on the connection's event loop, a task per request.
 public struct HTTP1AndH2CChannel: ServerChildChannel {
-    public typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel.Value, any Channel>
+    public typealias Negotiated = NIONegotiatedHTTPVersion<any Channel, any Channel>
 
     public struct Value: ServerChildChannelValue {
         let negotiated: EventLoopFuture<Negotiated>
         public let channel: any Channel
     }
 
-    private let http1: HTTP1Channel
+    private let http1: HTTP1Server
     private let h2c: H2CServer
     /// How long a new connection may stay silent before it is closed (its first bytes decide
     /// the protocol, so nothing else would time it out).
     static let prefaceTimeout: TimeAmount = .seconds(30)
 
-    init(responder: @escaping HTTPChannelHandler.Responder, h2c: H2CServer, http1Configuration: HTTP1Channel.Configuration = .init()) {
-        http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
-        self.h2c = h2c
+    init(responder: RouterResponder, decoderLimits: NIOHTTPDecoderLimitConfiguration = .init()) {
+        http1 = HTTP1Server(responder: responder, decoderLimits: decoderLimits)
+        h2c = H2CServer(responder: responder)
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -44,7 +46,10 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
                         return .http2(channel)
                     }
                 default:
-                    return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try http1.setup(channel: channel, logger: logger)
+                        return .http1_1(channel)
+                    }
                 }
             }
             try channel.pipeline.syncOperations.addHandler(PrefaceSniffer(timeout: Self.prefaceTimeout))
@@ -64,17 +69,16 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
                     if (try? value.channel.pipeline.syncOperations.handler(type: PrefaceSniffer.self)) != nil { value.channel.close(promise: nil) }
                 }
             }
-            switch negotiated {
-            case .http1_1(let connection):
-                await http1.handle(value: connection, logger: logger)
-            case .http2(let channel):
-                // The streams run as their own tasks; the connection is done when it closes
-                // (graceful shutdown reaches it as a quiesce event: GOAWAY, drain, close).
-                await withTaskCancellationHandler {
-                    _ = try? await channel.closeFuture.get()
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
+            // Requests run as their own tasks; the connection is done when it closes (graceful
+            // shutdown reaches it as a quiesce event: HTTP/1.1 closes once the response in
+            // flight is written, h2c sends GOAWAY, drains and closes).
+            let channel = switch negotiated {
+            case .http1_1(let channel), .http2(let channel): channel
+            }
+            await withTaskCancellationHandler {
+                _ = try? await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
             }
         } catch {
             logger.debug("connection closed before its protocol was known", metadata: ["error": "\(error)"])
@@ -84,13 +88,13 @@ public struct HTTP1AndH2CChannel: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 and h2c on one port (see ``HTTP1AndH2CChannel``). `responder` is the
-    /// application's (`router.buildResponder()`): h2c streams call it directly; `serverName`
-    /// is the `server` header HTTP/1.1 responses get from the application.
+    /// application's (`router.buildResponder()`), called by both protocols' handlers directly
+    /// (the application's own responder is not used); `serverName` is the `server` header.
     public static func http1AndH2C<Responder: HTTPResponder>(
-        responder: Responder, serverName: String? = nil, http1: HTTP1Channel.Configuration = .init()
+        responder: Responder, serverName: String? = nil, decoderLimits: NIOHTTPDecoderLimitConfiguration = .init()
     ) -> HTTPServerBuilder where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
-        let h2c = H2CServer(responder: responder, serverName: serverName)
-        return .init { http1Responder in HTTP1AndH2CChannel(responder: http1Responder, h2c: h2c, http1Configuration: http1) }
+        let routerResponder = RouterResponder(responder: responder, serverName: serverName)
+        return .init { _ in HTTP1AndH2CChannel(responder: routerResponder, decoderLimits: decoderLimits) }
     }
 }
 
