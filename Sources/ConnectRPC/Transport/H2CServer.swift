@@ -269,7 +269,7 @@ final class H2CStream: @unchecked Sendable {
     private var buffered: ByteBuffer?
     private var ended = false
     private(set) var isStarted = false
-    private var source: BodySource?
+    private var source: RequestBodyStream.Source?
     private var readerWantsMore = true
     private var streamCreditOwed = 0
 
@@ -283,9 +283,6 @@ final class H2CStream: @unchecked Sendable {
     private var outstandingBytes = 0
     private var writableWaiter: CheckedContinuation<Void, any Error>?
     private var task: Task<Void, Never>?
-
-    typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDelegate>
-    typealias BodySource = BodyProducer.Source
 
     init(id: HTTP2StreamID, head: HTTPRequest, connection: H2CConnectionHandler, eventLoop: any EventLoop) {
         self.id = id
@@ -332,12 +329,9 @@ final class H2CStream: @unchecked Sendable {
         self.head = nil
         let body: RequestBody
         if streaming {
-            let producer = BodyProducer.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
-                delegate: BodyDelegate(stream: self))
-            if let buffered { _ = producer.source.yield(buffered) }
-            if ended { producer.source.finish() } else { source = producer.source }
-            body = RequestBody(asyncSequence: producer.sequence)
+            let (streamed, rest) = RequestBodyStream.make(arrived: buffered, ended: ended, eventLoop: eventLoop) { [self] in readerResumed() }
+            body = streamed
+            source = rest
         } else {
             body = RequestBody(buffer: buffered ?? ByteBuffer())
         }
@@ -382,7 +376,7 @@ final class H2CStream: @unchecked Sendable {
     }
 
     /// The handler reads again (below the body's low watermark).
-    fileprivate func readerResumed() {
+    private func readerResumed() {
         readerWantsMore = true
         giveStreamCredit()
     }
@@ -553,8 +547,7 @@ final class H2CStream: @unchecked Sendable {
 
     /// Runs `body` on the event loop: directly when already there.
     fileprivate func onLoop<T: Sendable>(_ body: @escaping @Sendable (H2CStream) throws -> T) async throws -> T {
-        if eventLoop.inEventLoop { return try body(self) }
-        return try await eventLoop.submit { try body(self) }.get()
+        try await eventLoop.runHere { try body(self) }
     }
 }
 
@@ -562,18 +555,6 @@ final class H2CStream: @unchecked Sendable {
 struct H2CStreamReset: Error, CustomStringConvertible {
     let code: NIOHTTP2.HTTP2ErrorCode
     var description: String { "HTTP/2 stream reset (\(code))" }
-}
-
-/// Resumes reading a stream's request body when its handler has caught up.
-struct BodyDelegate: NIOAsyncSequenceProducerDelegate {
-    let stream: H2CStream
-
-    func produceMore() {
-        let stream = stream
-        if stream.eventLoop.inEventLoop { stream.readerResumed() } else { stream.eventLoop.execute { stream.readerResumed() } }
-    }
-
-    func didTerminate() {}
 }
 
 /// Writes a response body into its h2c stream, waiting while too much is unsent.

@@ -272,7 +272,7 @@ final class HTTP1Exchange: @unchecked Sendable {
     private var buffered: ByteBuffer?
     private(set) var requestComplete = false
     private(set) var isStarted = false
-    private var source: HTTP1BodyProducer.Source?
+    private var source: RequestBodyStream.Source?
     private(set) var readerWantsMore = true
 
     // Outbound (response)
@@ -337,12 +337,9 @@ final class HTTP1Exchange: @unchecked Sendable {
         self.head = nil
         let body: RequestBody
         if streaming {
-            let producer = HTTP1BodyProducer.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
-                delegate: HTTP1BodyDelegate(exchange: self))
-            if let buffered { _ = producer.source.yield(buffered) }
-            if requestComplete { producer.source.finish() } else { source = producer.source }
-            body = RequestBody(asyncSequence: producer.sequence)
+            let (streamed, rest) = RequestBodyStream.make(arrived: buffered, ended: requestComplete, eventLoop: eventLoop) { [self] in readerResumed() }
+            body = streamed
+            source = rest
         } else {
             body = RequestBody(buffer: buffered ?? ByteBuffer())
         }
@@ -369,7 +366,7 @@ final class HTTP1Exchange: @unchecked Sendable {
         }
     }
 
-    fileprivate func readerResumed() {
+    private func readerResumed() {
         readerWantsMore = true
         connection.readerResumed()
     }
@@ -471,24 +468,8 @@ final class HTTP1Exchange: @unchecked Sendable {
 
     /// Runs `body` on the event loop: directly when already there.
     fileprivate func onLoop<T: Sendable>(_ body: @escaping @Sendable (HTTP1Exchange) throws -> T) async throws -> T {
-        if eventLoop.inEventLoop { return try body(self) }
-        return try await eventLoop.submit { try body(self) }.get()
+        try await eventLoop.runHere { try body(self) }
     }
-}
-
-typealias HTTP1BodyProducer = NIOThrowingAsyncSequenceProducer<
-    ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, HTTP1BodyDelegate>
-
-/// Resumes reading a request body when its handler has caught up.
-struct HTTP1BodyDelegate: NIOAsyncSequenceProducerDelegate {
-    let exchange: HTTP1Exchange
-
-    func produceMore() {
-        let exchange = exchange
-        if exchange.eventLoop.inEventLoop { exchange.readerResumed() } else { exchange.eventLoop.execute { exchange.readerResumed() } }
-    }
-
-    func didTerminate() {}
 }
 
 /// Writes a response into its exchange: the head with the first part, a whole body and its end
