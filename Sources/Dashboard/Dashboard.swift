@@ -45,7 +45,10 @@ public final class Dashboard: StackCompanion {
     public func start() async throws -> String? {
         try writeToken()
         var logger = Logger(label: "devctl-dashboard")
-        logger.logLevel = .error
+        // Hummingbird logs its own stop as errors when connections are still open ("Waiting on
+        // child channel: CancellationError()" at every Ctrl-C); a failure to start is reported
+        // by devctl itself, so only critical lines are worth a user's terminal.
+        logger.logLevel = .critical
         let (listening, announce) = AsyncStream<Int>.makeStream()
         let application = Application(
             router: makeRouter(),

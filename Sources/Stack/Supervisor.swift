@@ -240,7 +240,10 @@ public actor Supervisor {
             return
         }
         var logger = Logger(label: "devctl-traces")
-        logger.logLevel = .error
+        // Hummingbird logs its own stop as errors when connections are still open ("Waiting on
+        // child channel: CancellationError()" at every Ctrl-C); a failure to start is reported
+        // by devctl itself, so only critical lines are worth a user's terminal.
+        logger.logLevel = .critical
         let (listening, announce) = AsyncStream<Int>.makeStream()
         let application = OTLPReceiver(store: traceStore).makeApplication(port: config.traces.port, logger: logger) { port in
             announce.yield(port)

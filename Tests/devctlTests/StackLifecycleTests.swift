@@ -300,6 +300,23 @@ import Testing
             (try? await fixture.devctl(["status", "--json"]).status) == 0
         }
         #expect(ready)
+        // A browser tab on the dashboard: a keep-alive connection still open at Ctrl-C (Hummingbird
+        // logged that stop as errors: "Waiting on child channel: CancellationError()").
+        let dashboardURL = try await Self.statusJSON(fixture)["dashboard"] as? String
+        let dashboardPort = try #require(dashboardURL.flatMap { URL(string: $0)?.port }, "no dashboard in status --json")
+        let python = try #require(Subprocess.findExecutable("python3"), "python3 is missing")
+        let holder = try ProcessSpawner.spawn(python, ["-c", """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(b"GET /api/v1/state HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            s.recv(65536)
+            time.sleep(60)
+            """, String(dashboardPort)])
+        defer {
+            kill(holder, SIGKILL)
+            _ = ProcessSpawner.wait(for: holder)
+        }
+        try await Task.sleep(for: .milliseconds(500))
         kill(pid, SIGINT)
         let status = await Task.detached { ProcessSpawner.wait(for: pid) }.value
         #expect(status == 0)
@@ -307,6 +324,7 @@ import Testing
         #expect(text.contains("custom-lang | "), "\(text)")
         #expect(text.contains("custom-lang: ready in"))
         #expect(text.contains("custom-lang: stopping"))
+        #expect(!text.contains("Waiting on child channel") && !text.contains("Server shutdown error"), "\(text)")
         // Foreground up stops what it started, PostgreSQL included.
         #expect(PortProbe.isFree(fixture.port(3000)) && PortProbe.isFree(fixture.port(5432)))
         await fixture.tearDown()
