@@ -31,7 +31,7 @@ let port = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 8099
 // As `devctl serve` runs the services: Swift Concurrency on NIO's event loops (one per core here),
 // so a handler runs on the loop of its connection and its writes meet the channel's writability.
 if ProcessInfo.processInfo.environment["BENCH_DISPATCH_EXECUTOR"] == nil {
-    _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    EventLoopGlobalExecutor.install()
 }
 let router = Router()
 BenchGreeter().registerConnect(on: router)

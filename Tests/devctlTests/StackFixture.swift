@@ -128,8 +128,10 @@ struct StackFixture {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    func request(_ method: HTTPMethod = .POST, _ path: String, json: String? = nil, headers: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Reply {
-        var request = HTTPClientRequest(url: edge + path)
+    /// `path` on the edge, or on `origin` (a service's own `http://127.0.0.1:PORT`).
+    func request(_ method: HTTPMethod = .POST, _ path: String, json: String? = nil, headers: [String: String] = [:], timeout: Duration = .seconds(10),
+                 origin: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: (origin ?? edge) + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {

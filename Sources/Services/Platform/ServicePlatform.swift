@@ -36,6 +36,14 @@ public struct ServicePlatform: Sendable {
         return registry
     }()
 
+    /// `executor_jobs_enqueued_total`: Swift Concurrency jobs the event loops were handed (see
+    /// ``EventLoopGlobalExecutor``), brought up to date at each scrape. Per request it is the
+    /// runtime's round trips through the loop's queue; a regression there shows up here first.
+    static let executorJobs = ScrapedCounter(
+        Self.metricsRegistry.makeCounter(name: "executor_jobs_enqueued_total",
+                                         help: "Swift Concurrency jobs enqueued on the event loops (0 when the loops are not the global executor)"),
+        read: { EventLoopGlobalExecutor.enqueuedJobs })
+
     public init(settings: ServiceSettings, logger: Logger? = nil) throws {
         if let problem = settings.invalidValues.first {
             throw ServiceStartupError(service: settings.name, message: problem)
@@ -115,6 +123,7 @@ public struct ServicePlatform: Sendable {
         ReflectionService().registerConnect(on: router)
         ReflectionServiceV1Alpha().registerConnect(on: router)
         router.get("/metrics") { _, _ in
+            Self.executorJobs.report()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.metricsRegistry.emitToBuffer())))
