@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 
-swift build -c release --product devctl >/dev/null
-devctl=$(swift build -c release --show-bin-path)/devctl
+bash scripts/release-build.sh --product devctl >/dev/null
+devctl=$(bash scripts/release-build.sh --show-bin-path)/devctl
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s%N; }

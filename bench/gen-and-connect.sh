@@ -9,10 +9,10 @@ command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || (apt
 command -v buf >/dev/null || python3 -m pip install -q buf-bin
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 
-swift build -c release --product devctl >/dev/null
-swift build -c release --product protoc-gen-swift >/dev/null
-swift build -c release --product ConnectBench >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bash scripts/release-build.sh --product devctl >/dev/null
+bash scripts/release-build.sh --product protoc-gen-swift >/dev/null
+bash scripts/release-build.sh --product ConnectBench >/dev/null
+bin=$(bash scripts/release-build.sh --show-bin-path)
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 

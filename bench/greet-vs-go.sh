@@ -23,8 +23,8 @@
 #
 # Run:  bash bench/greet-vs-go.sh            (as root: installs wrk, golang-go and pgx v4 if absent)
 #   DEVCTL_BIN=/path/to/devctl   benchmark that prebuilt binary (compare before/after builds);
-#                                otherwise `swift build -c release --product devctl` here
-#   STATIC=1                     --static-swift-stdlib builds (.build-static), as bench/services.sh
+#                                otherwise scripts/release-build.sh --product devctl here (as the image builds it)
+#   STATIC=1                     --static-swift-stdlib builds (.build-static), as bench/services.sh and the image
 #   ROUNDS=3 DURATION=10 CONNECTIONS=32   rounds, seconds per wrk run, wrk connections (-t2)
 #   LOG_LEVEL=warning            the same level for every Swift service and both Go peers
 #   SETTLE=3 WARMUP=3 IDLE_WINDOW=5   pause between runs, warm-up wrk seconds, idle window seconds
@@ -105,17 +105,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- builds -------------------------------------------------------------------------------------
-if [ "$static" = 1 ]; then flags=(-c release --static-swift-stdlib); scratch=.build-static; else flags=(-c release); scratch=.build; fi
+# devctl as it ships (scripts/release-build.sh: whole-program cross-module optimisation); the bare
+# Hummingbird server with the same compiler flags, so /healthz compares code, not settings.
+if [ "$static" = 1 ]; then extra=(--static-swift-stdlib); scratch=.build-static; else extra=(); scratch=.build-release; fi
+flags=(-c release -Xswiftc -cross-module-optimization "${extra[@]}")
 if [ -n "${DEVCTL_BIN:-}" ]; then
     devctl=$(readlink -f "$DEVCTL_BIN")
     [ -x "$devctl" ] || die "DEVCTL_BIN=$DEVCTL_BIN is not an executable"
 else
-    say "building devctl (swift build ${flags[*]} --product devctl)"
-    swift build "${flags[@]}" --scratch-path "$root/$scratch" --product devctl >"$dir/build-devctl.log" 2>&1 \
+    say "building devctl (scripts/release-build.sh ${extra[*]} --product devctl)"
+    RELEASE_SCRATCH="$root/$scratch" bash scripts/release-build.sh "${extra[@]}" --product devctl >"$dir/build-devctl.log" 2>&1 \
         || { tail -n 40 "$dir/build-devctl.log" >&2; die "devctl build failed"; }
-    devctl=$(swift build "${flags[@]}" --scratch-path "$root/$scratch" --show-bin-path)/devctl
+    devctl=$(RELEASE_SCRATCH="$root/$scratch" bash scripts/release-build.sh "${extra[@]}" --show-bin-path)/devctl
 fi
-say "building bench/bare-hummingbird (release)"
+say "building bench/bare-hummingbird (swift build ${flags[*]})"
 swift build "${flags[@]}" --package-path "$bare_pkg" --scratch-path "$bare_pkg/$scratch" --product bare-hummingbird >"$dir/build-bare.log" 2>&1 \
     || { tail -n 40 "$dir/build-bare.log" >&2; die "bench/bare-hummingbird build failed"; }
 bare_bin=$(swift build "${flags[@]}" --package-path "$bare_pkg" --scratch-path "$bare_pkg/$scratch" --show-bin-path)/bare-hummingbird

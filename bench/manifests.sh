@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-7}
-swift build -c release --product devctl >/dev/null
-devctl=$(swift build -c release --show-bin-path)/devctl
+bash scripts/release-build.sh --product devctl >/dev/null
+devctl=$(bash scripts/release-build.sh --show-bin-path)/devctl
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }

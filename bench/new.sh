@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-7}
-swift build -c release --product devctl >/dev/null
-swift build -c release --product protoc-gen-swift >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bash scripts/release-build.sh --product devctl >/dev/null
+bash scripts/release-build.sh --product protoc-gen-swift >/dev/null
+bin=$(bash scripts/release-build.sh --show-bin-path)
 export PATH="$bin:$PATH"   # protoc-gen-swift for the gen post-step
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }

@@ -20,8 +20,8 @@ command -v h2load >/dev/null || apt_get nghttp2-client
 command -v curl >/dev/null || apt_get curl
 
 echo "building ConnectBench (release)…" >&2
-swift build -c release --product ConnectBench >/dev/null
-bin=$(swift build -c release --show-bin-path)/ConnectBench
+bash scripts/release-build.sh --product ConnectBench >/dev/null
+bin=$(bash scripts/release-build.sh --show-bin-path)/ConnectBench
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" "$port" >"$work/server.log" 2>&1 &

@@ -14,7 +14,7 @@ command -v wrk >/dev/null || { echo "bench/services.sh needs wrk: apt-get instal
 
 # STATIC=1: the Swift runtime and Foundation linked in (--static-swift-stdlib, as a container
 # image would ship it); else the default dynamically linked release build.
-if [ "${STATIC:-0}" = 1 ]; then build=(swift build -c release --static-swift-stdlib --scratch-path .build-static); else build=(swift build -c release); fi
+if [ "${STATIC:-0}" = 1 ]; then build=(env RELEASE_SCRATCH=.build-static bash scripts/release-build.sh --static-swift-stdlib); else build=(bash scripts/release-build.sh); fi
 "${build[@]}" --product devctl >/dev/null
 devctl=$("${build[@]}" --show-bin-path)/devctl
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
