@@ -110,7 +110,8 @@ import Testing
 
 /// The HTTP/1.1 connection itself, byte by byte (Python sockets): pipelined requests answered in
 /// order on a connection that stays open, `Connection: close` honoured, a half-closed client
-/// still answered, a body arriving in pieces read as it comes, malformed input refused.
+/// still answered, a body arriving in pieces read as it comes, a chunked server stream and a
+/// HEAD answer framed exactly (the next response on the connection parses), malformed input refused.
 @Suite struct HTTP1ConnectionTests {
     @Test func pipeliningCloseHalfCloseSlowBodiesAndGarbage() async throws {
         try await withGreeterServer { port in
@@ -127,6 +128,12 @@ import Testing
             #expect(slow["status"] as? Int == 200 && slow["length"] as? Int == 300_000 + 7, "\(slow)")
             let malformed = try #require(result["malformed"] as? [String: Any])
             #expect(malformed["status"] as? Int == 400 && malformed["closed"] as? Bool == true, "\(malformed)")
+            let stream = try #require(result["stream"] as? [String: Any])
+            #expect(stream["transfer_encoding"] as? String == "chunked", "\(stream)")
+            #expect(stream["flags"] as? [Int] == [0, 0, 0, 2], "\(stream)")
+            #expect(stream["messages"] as? [String] == ["tick 0", "tick 1", "tick 2"], "\(stream)")
+            #expect(stream["head_status"] as? Int == 404, "\(stream)")
+            #expect(stream["after"] as? String == "Hello after-stream!", "\(stream)")
         }
     }
 }

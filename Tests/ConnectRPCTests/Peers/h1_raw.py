@@ -97,6 +97,49 @@ status, headers, body = reader.response()
 result["slow_body"] = {"status": status, "length": len(json.loads(body)["message"])}
 sock.close()
 
+# A server stream: a chunked body (a chunk per message, then the end-of-stream envelope and the
+# last chunk), then a HEAD request (framing fields, no body) and a unary call on the same
+# connection: the framing has to be exact for the next response to parse.
+sock = connect()
+reader = Reader(sock)
+message = json.dumps({"name": "count:3"}).encode()
+body = bytes([0]) + len(message).to_bytes(4, "big") + message
+sock.sendall((f"POST /test.v1.CountService/Count HTTP/1.1\r\nHost: {host}\r\n"
+              f"Content-Type: application/connect+json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+while b"\r\n\r\n" not in reader.buffer:
+    reader.fill()
+head, reader.buffer = reader.buffer.split(b"\r\n\r\n", 1)
+stream_headers = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip() for line in head.decode().split("\r\n")[1:]}
+payload = b""
+while True:
+    while b"\r\n" not in reader.buffer:
+        reader.fill()
+    size_line, reader.buffer = reader.buffer.split(b"\r\n", 1)
+    size = int(size_line, 16)
+    while len(reader.buffer) < size + 2:
+        reader.fill()
+    chunk, crlf, reader.buffer = reader.buffer[:size], reader.buffer[size:size + 2], reader.buffer[size + 2:]
+    assert crlf == b"\r\n", f"chunk not followed by CRLF: {crlf!r}"
+    if size == 0:
+        break
+    payload += chunk
+messages, flags = [], []
+while payload:
+    length = int.from_bytes(payload[1:5], "big")
+    flags.append(payload[0])
+    messages.append(json.loads(payload[5:5 + length]))
+    payload = payload[5 + length:]
+sock.sendall(f"HEAD /healthz-not-here HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+while b"\r\n\r\n" not in reader.buffer:
+    reader.fill()
+head_reply, reader.buffer = reader.buffer.split(b"\r\n\r\n", 1)
+sock.sendall(greet("after-stream"))
+status, headers, after = reader.response()
+result["stream"] = {"transfer_encoding": stream_headers.get("transfer-encoding"), "flags": flags,
+                    "messages": [m.get("message") for m in messages[:-1]],
+                    "head_status": int(head_reply.split(b" ")[1]), "after": json.loads(after)["message"]}
+sock.close()
+
 # Not HTTP: 400, and the connection closes.
 sock = connect()
 reader = Reader(sock)
