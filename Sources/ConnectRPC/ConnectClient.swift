@@ -131,6 +131,8 @@ public struct ConnectClient: Sendable {
                 throw ConnectError(.canceled, "the call to \(procedure) was canceled")
             case .cannotConnect, .connectionClosed, .malformedResponse:
                 throw ConnectError(.unavailable, "cannot reach \(baseURL)\(procedure): \(failure)")
+            case .invalidRequest:
+                throw ConnectError(.internal, "cannot call \(procedure): \(failure)")
             }
         }
     }

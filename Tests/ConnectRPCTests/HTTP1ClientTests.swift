@@ -121,6 +121,38 @@ import Testing
             #expect(server.connections == 2)
         }
     }
+
+    /// The client writes requests itself: a header that would split the request is refused
+    /// before anything is sent, the caller's framing headers never reach the wire (the client
+    /// frames the body), and a HEAD answer's Content-Length is not read as a body.
+    @Test func requestsAreFramedByTheClientAndHeaderInjectionIsRefused() async throws {
+        try await ScriptedServer.with({ _, request in
+            request.hasPrefix("HEAD ") ? .respond("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n") : .respond(ScriptedServer.ok("body"))
+        }) { server in
+            let client = HTTP1Client(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+            let injected: HTTPHeaders = ["X-Note": "a\r\nX-Admin: yes"]
+            await #expect(throws: HTTP1Client.Failure.invalidRequest("header X-Note has a line break or NUL in its value")) {
+                try await client.execute(.init(method: .GET, target: "/", authority: "x", headers: injected), to: server.endpoint)
+            }
+            await #expect(throws: HTTP1Client.Failure.self) {
+                try await client.execute(.init(method: .GET, target: "/a b", authority: "x"), to: server.endpoint)
+            }
+            #expect(server.requests.isEmpty, "nothing sent for a refused request")
+
+            let framing: HTTPHeaders = ["Content-Length": "999", "transfer-encoding": "chunked", "HOST": "evil", "X-Kept": "1"]
+            let posted = try await client.execute(.init(method: .POST, target: "/p", authority: "svc:1", headers: framing,
+                                                        body: ByteBuffer(string: "xyz")), to: server.endpoint)
+            #expect(String(buffer: posted.body) == "body")
+            let request = try #require(server.requests.last)
+            #expect(request == "POST /p HTTP/1.1\r\nHost: svc:1\r\nX-Kept: 1\r\nContent-Length: 3\r\n\r\nxyz", "\(request)")
+
+            let head = try await client.execute(.init(method: .HEAD, target: "/h", authority: "x"), to: server.endpoint)
+            #expect(head.status == .ok && head.bodyLength == 0)
+            let after = try await client.execute(.init(method: .GET, target: "/after", authority: "x"), to: server.endpoint)
+            #expect(String(buffer: after.body) == "body")
+            #expect(server.connections == 1, "one connection throughout: every response parsed in step")
+        }
+    }
 }
 
 /// A TCP server answering each complete request (head plus `Content-Length` body) as scripted,

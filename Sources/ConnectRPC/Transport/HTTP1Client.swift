@@ -11,7 +11,9 @@ import NIOPosix
 /// - keep-alive connections pooled per (address, port) on one event loop, reused last-in
 ///   first-out, at most `maxIdlePerAddress` kept idle; no limit on connections in use (a
 ///   service's fan-in is bounded by its own callers, as with Go's `net/http`);
-/// - the request head, body and end written in one flush (one `writev`);
+/// - the request serialised here straight into one buffer — head and body, one `write` — with
+///   NIO's parser reading the response (NIO's encoder, header validator and the parser's
+///   observation of every outbound part were three pipeline hops per part);
 /// - one deadline for the whole exchange (connect, headers and body), a timer on the loop that
 ///   closes the connection when it fires: no task or timer thread per call;
 /// - the body collected up to a limit, or only counted;
@@ -77,6 +79,9 @@ public final class HTTP1Client: Sendable {
         case malformedResponse(String)
         /// The calling task was cancelled.
         case cancelled
+        /// The request cannot be written as HTTP/1.1 (a line break in a header value, a name
+        /// that is not a token): nothing was sent.
+        case invalidRequest(String)
 
         public var description: String {
             switch self {
@@ -86,6 +91,7 @@ public final class HTTP1Client: Sendable {
             case .connectionClosed: "the server closed the connection before the response was complete"
             case .malformedResponse(let reason): "malformed HTTP response: \(reason)"
             case .cancelled: "the call was cancelled"
+            case .invalidRequest(let reason): "invalid request: \(reason)"
             }
         }
     }
@@ -163,7 +169,9 @@ public final class HTTP1Client: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    let parser = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop)
+                    handler.parser = parser
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ResponseParser(decoder: parser)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -300,7 +308,7 @@ private final class ConnectionPool: @unchecked Sendable {
 /// back to the pool when both sides allow keep-alive.
 private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
 
     let endpoint: HTTP1Client.Endpoint
     // Strong: clients live as long as the process (one per loop); the cycle is intended.
@@ -312,6 +320,9 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     private var bodyLength = 0
     private var reused = false
     private var closed = false
+    /// NIO's response parser in this connection's pipeline, told each request's method (a
+    /// response to HEAD has no body whatever its framing says).
+    var parser: HTTPResponseDecoder?
 
     init(endpoint: HTTP1Client.Endpoint, client: HTTP1Client) {
         self.endpoint = endpoint
@@ -346,19 +357,20 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
         exchange.channel = context.channel
 
         let request = exchange.request
-        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: request.headers)
-        head.headers.replaceOrAdd(name: "Host", value: request.authority)
-        if let body = request.body {
-            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
-        } else if request.method == .POST || request.method == .PUT || request.method == .PATCH {
-            head.headers.replaceOrAdd(name: "Content-Length", value: "0")
+        let bytes: ByteBuffer
+        do {
+            bytes = try RequestSerialiser.serialise(request, allocator: context.channel.allocator)
+        } catch {
+            current = nil
+            exchange.channel = nil
+            exchange.fail(.invalidRequest(error.reason))
+            // Nothing was written: the connection is still in step and goes back to the pool.
+            client.checkIn(self, channel: context.channel)
+            return
         }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body = request.body, body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
+        parser?.write(data: .head(HTTPRequestHead(version: .http1_1, method: request.method, uri: "")))
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: written)
         written.futureResult.whenFailure { [weak self] _ in self?.lost(exchange) }
     }
 
@@ -433,5 +445,105 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
         } else {
             exchange.fail(.connectionClosed)
         }
+    }
+}
+
+/// NIO's response parser as a decoder of its own, so that outbound bytes pass it untouched
+/// (NIO's decoder observes outbound request parts to learn each request's method; here the
+/// connection handler tells it, see ``ConnectionHandler/parser``).
+private struct ResponseParser: ByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+    let decoder: HTTPResponseDecoder
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decoder.decode(context: context, buffer: &buffer)
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    func decoderAdded(context: ChannelHandlerContext) {
+        decoder.decoderAdded(context: context)
+    }
+
+    func decoderRemoved(context: ChannelHandlerContext) {
+        decoder.decoderRemoved(context: context)
+    }
+}
+
+/// Writes an ``HTTP1Client/Request`` as HTTP/1.1 bytes: the request line, `Host`, the caller's
+/// headers (framing ones aside: this client frames the body), `Content-Length`, the body.
+/// Refuses what would not parse back as the same request (CR, LF or NUL in a value, a name that
+/// is not a token, a target with white space) instead of sending it.
+enum RequestSerialiser {
+    struct Invalid: Error {
+        let reason: String
+    }
+
+    static func serialise(_ request: HTTP1Client.Request, allocator: ByteBufferAllocator) throws(Invalid) -> ByteBuffer {
+        let bodyBytes = request.body?.readableBytes ?? 0
+        guard !request.target.isEmpty, !request.target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw Invalid(reason: "request target \"\(request.target)\" has white space or control characters")
+        }
+        guard isValidValue(request.authority) else { throw Invalid(reason: "Host has a line break or NUL") }
+        var buffer = allocator.buffer(capacity: 256 + (bodyBytes <= 16 * 1024 ? bodyBytes : 0))
+        buffer.writeString(request.method.rawValue)
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(request.target)
+        buffer.writeStaticString(" HTTP/1.1\r\nHost: ")
+        buffer.writeString(request.authority)
+        buffer.writeStaticString("\r\n")
+        for header in request.headers {
+            guard isToken(header.name) else { throw Invalid(reason: "header name \"\(header.name)\" is not an HTTP token") }
+            guard isValidValue(header.value) else { throw Invalid(reason: "header \(header.name) has a line break or NUL in its value") }
+            if isFraming(header.name) { continue }
+            buffer.writeString(header.name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(header.value)
+            buffer.writeStaticString("\r\n")
+        }
+        if request.body != nil || request.method == .POST || request.method == .PUT || request.method == .PATCH {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(bodyBytes))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        if var body = request.body { buffer.writeBuffer(&body) }
+        return buffer
+    }
+
+    /// `Host`, `Content-Length` and `Transfer-Encoding` are this client's to write.
+    private static func isFraming(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 4: equalsLowercased(name, "host")
+        case 14: equalsLowercased(name, "content-length")
+        case 17: equalsLowercased(name, "transfer-encoding")
+        default: false
+        }
+    }
+
+    /// ASCII case-insensitive equality with a lowercase name (`name` is a token: setting bit
+    /// 0x20 lowercases its letters and leaves `-` and digits alone).
+    private static func equalsLowercased(_ name: String, _ lowercase: StaticString) -> Bool {
+        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        return name.utf8.elementsEqual(expected) { ($0 | 0x20) == $1 }
+    }
+
+    /// RFC 9110 §5.6.2 `token`.
+    private static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
+    /// No CR, LF or NUL: anything else is sent as given (as NIO's validator allows).
+    private static func isValidValue(_ value: String) -> Bool {
+        !value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
     }
 }

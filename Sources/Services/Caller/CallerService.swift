@@ -200,6 +200,8 @@ public struct CallerService: Caller_V1_CallerServiceHandler, BundledService {
                 throw ConnectError(.canceled, "the call was canceled")
             case .cannotConnect, .connectionClosed, .malformedResponse:
                 throw ConnectError(.unavailable, "cannot reach \(OutboundGuard.redacted(url)): \(failure)")
+            case .invalidRequest:
+                throw ConnectError(.invalidArgument, "cannot request \(OutboundGuard.redacted(url)): \(failure)")
             }
         }
         if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {

@@ -230,6 +230,7 @@ public struct GatewayService: Gateway_V1_GatewayServiceHandler, BundledService {
             case .deadlineExceeded: throw ConnectError(.deadlineExceeded, "no answer from \(service)\(path) within \(budget)")
             case .cancelled: throw CancellationError()
             case .bodyTooLarge, .connectionClosed, .malformedResponse: throw ConnectError(.unavailable, "\(service)\(path): \(failure)")
+            case .invalidRequest: throw ConnectError(.internal, "\(service)\(path): \(failure)")
             }
         }
     }
