@@ -230,6 +230,7 @@ def record(args):
     results, kind, chain, rnd, label, wrkout, before, after, settled, settle, *names = args
     with open(wrkout) as f:
         r = parse_wrk(f.read())
+    r["round"] = rnd
     b, a, z = read_snap(before), read_snap(after), read_snap(settled)
     r.update(kind=kind, chain=chain, round=int(rnd), cpu={}, tail={})
     r["listen_overflows"] = delta(b, a, "listen_overflows")
@@ -304,6 +305,20 @@ def summary(args):
         cells = " ".join(f"{fmt(ratio(sw['cpu'].get(n), go['cpu'].get(n)), '11.2f')}×" for n in names)
         print(f"  {'Swift/Go':<22} {fmt(ratio(sw['rps'], go['rps']), '7.2f')}× {fmt(ratio(sw['p50'], go['p50']), '7.2f')}× "
               f"{fmt(ratio(sw['p99'], go['p99']), '7.2f')}× {'':>7}               {cells}")
+    if sw and go:
+        # Each round's Swift and Go runs are adjacent, so their ratio shares the machine's state
+        # at that moment; the spread shows how much of a single run is noise.
+        paired = []
+        for rnd in sorted({r.get("round") for r in runs if r["kind"] == "greet"}, key=str):
+            pair = {r["chain"]: r for r in runs if r["kind"] == "greet" and r.get("round") == rnd}
+            if "swift" in pair and "go" in pair:
+                paired.append((ratio(pair["swift"]["rps"], pair["go"]["rps"]),
+                               ratio(pair["swift"]["cpu"].get("greeter"), pair["go"]["cpu"].get("greeter")),
+                               ratio(pair["swift"]["cpu"].get("caller"), pair["go"]["cpu"].get("caller"))))
+        if paired:
+            print("  per round (adjacent runs), Swift/Go req/s: " + " ".join(fmt(p[0], ".2f") for p in paired)
+                  + f"  median {fmt(med([p[0] for p in paired]), '.2f')}"
+                  + f";  greeter CPU {fmt(med([p[1] for p in paired]), '.2f')}, caller CPU {fmt(med([p[2] for p in paired]), '.2f')}")
     tails([("Swift", sw), ("Go peer", go)], names, settle)
     print()
     bare, sc, gc, sc1 = group("healthz", "bare"), group("healthz", "swift"), group("healthz", "go"), group("healthz", "swift1")
