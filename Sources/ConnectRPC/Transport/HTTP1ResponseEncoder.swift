@@ -50,10 +50,7 @@ struct HTTP1ResponseEncoder {
         buffer.writeStaticString("\r\n")
         for field in head.headerFields {
             if field.name == .transferEncoding || (field.name == .contentLength && !statusAllowsBody) { continue }
-            buffer.writeString(field.name.rawName)
-            buffer.writeStaticString(": ")
-            buffer.writeString(field.value)
-            buffer.writeStaticString("\r\n")
+            Self.write(field, into: &buffer)
         }
         if addsChunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
         buffer.writeStaticString("\r\n")
@@ -95,18 +92,21 @@ struct HTTP1ResponseEncoder {
         if chunked {
             var buffer = pending ?? allocator.buffer(capacity: 64)
             buffer.writeStaticString("0\r\n")
-            for field in trailers ?? [:] {
-                buffer.writeString(field.name.rawName)
-                buffer.writeStaticString(": ")
-                buffer.writeString(field.value)
-                buffer.writeStaticString("\r\n")
-            }
+            for field in trailers ?? [:] { Self.write(field, into: &buffer) }
             buffer.writeStaticString("\r\n")
             pending = buffer
         }
         chunked = false
         bodyAllowed = true
         isInProgress = false
+    }
+
+    /// `name: value` and its line end, the name as the handler spelled it.
+    private static func write(_ field: HTTPField, into buffer: inout ByteBuffer) {
+        buffer.writeString(field.name.rawName)
+        buffer.writeStaticString(": ")
+        buffer.writeString(field.value)
+        buffer.writeStaticString("\r\n")
     }
 
     /// The bytes to hand to the channel now, if any.
