@@ -165,19 +165,4 @@ extension PostgresEndpoint {
         configuration.options.additionalStartupParameters = limits.startupParameters
         return configuration
     }
-
-    /// The pool settings for a service's database (`database` from the URL).
-    public func clientConfiguration(limits: SessionLimits) throws -> PostgresClient.Configuration {
-        var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: user, password: password,
-            database: maintenanceDatabase, tls: clientTLS()
-        )
-        configuration.options.additionalStartupParameters = limits.startupParameters
-        return configuration
-    }
-
-    private func clientTLS() -> PostgresClient.Configuration.TLS {
-        guard let configuration = tlsConfiguration else { return .disable }
-        return requireTLS ? .require(configuration) : .prefer(configuration)
-    }
 }

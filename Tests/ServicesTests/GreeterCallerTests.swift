@@ -149,7 +149,7 @@ import Testing
                         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(600)) { continuation.resume() }
                     }
                     try await platform.connectDatabase("late write") {
-                        try await platform.database.query("INSERT INTO greetings (name, message, external_status) VALUES (\(request.name), 'late', 0)", logger: platform.logger)
+                        try await platform.query("INSERT INTO greetings (name, message, external_status) VALUES (\(request.name), 'late', 0)")
                     }
                     return Greeter_V1_GreetResponse()
                 }
@@ -172,8 +172,8 @@ import Testing
             let platform = try ServicePlatform(settings: GreeterService.settings(environment: ["DATABASE_URL": fixture.url(Fixture.greeter)]), logger: Live.logger("greeter"))
             try await Live.serve(platform, routes: { _ in }) { _ in
                 let settings = try await platform.withDatabaseDeadline {
-                    try await platform.database.query("SELECT current_setting('statement_timeout') || ',' || current_setting('lock_timeout') || ',' || current_setting('application_name')", logger: platform.logger)
-                        .collect().first?.decode(String.self)
+                    try await platform.query("SELECT current_setting('statement_timeout') || ',' || current_setting('lock_timeout') || ',' || current_setting('application_name')")
+                        .first?.decode(String.self)
                 }
                 #expect(settings == "2500ms,2s,greeter")
             }

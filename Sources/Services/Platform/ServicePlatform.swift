@@ -17,10 +17,11 @@ public struct ServicePlatform: Sendable {
     public let settings: ServiceSettings
     public let logger: Logger
     /// The service's pooled connections to its own database: the pool of the event loop the
-    /// caller runs on (one per loop, see ``PerEventLoop``; `DB_POOL_MAX` is shared among them).
-    public var database: PostgresClient { databases.current }
+    /// caller runs on (one per loop, see ``PerEventLoop``; `DB_POOL_MAX` is shared among them),
+    /// so a request's queries never leave its thread.
+    public var database: LoopConnectionPool { databases.current }
     /// Every loop's pool.
-    let databases: PerEventLoop<PostgresClient>
+    let databases: PerEventLoop<LoopConnectionPool>
     /// The span exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` turned tracing on (it runs first in
     /// the service group, so it stops last and flushes).
     let tracing: (any Service)?
@@ -75,33 +76,32 @@ public struct ServicePlatform: Sendable {
         // A service without a database still has a (never started) pool, so that the platform's
         // shape is one; readiness and database calls then know there is none.
         let url = settings.usesDatabase ? settings.databaseURL : "postgresql://none@127.0.0.1:1/none"
-        var configuration = try Self.postgresConfiguration(url, service: settings.name)
+        let configuration = try Self.postgresConfiguration(url, service: settings.name)
         databaseName = configuration.database ?? ""
-        configuration.options.maximumConnections = PerEventLoop<PostgresClient>.share(of: settings.databasePoolMaximum)
-        configuration.options.minimumConnections = settings.usesDatabase && settings.databasePoolMinimum > 0
-            ? min(PerEventLoop<PostgresClient>.share(of: settings.databasePoolMinimum), configuration.options.maximumConnections) : 0
-        databases = PerEventLoop { loop in PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger) }
+        let maximum = PerEventLoop<LoopConnectionPool>.share(of: settings.databasePoolMaximum)
+        let minimum = settings.databasePoolMinimum > 0 ? min(PerEventLoop<LoopConnectionPool>.share(of: settings.databasePoolMinimum), maximum) : 0
+        databases = PerEventLoop { loop in
+            LoopConnectionPool(eventLoop: loop, configuration: configuration, maximum: maximum, minimum: minimum, logger: logger)
+        }
     }
 
-    /// The pool's settings (its size aside: that is per event loop, see `init`) from
-    /// `DATABASE_URL`, read by the same parser as devctl's own
+    /// The connections' settings from `DATABASE_URL`, read by the same parser as devctl's own
     /// (`sslmode` included: `require` never falls back to plaintext), with the service session
     /// limits (`statement_timeout`, `lock_timeout`) on every connection.
-    static func postgresConfiguration(_ url: String, service: String) throws -> PostgresClient.Configuration {
+    static func postgresConfiguration(_ url: String, service: String) throws -> PostgresConnection.Configuration {
         let endpoint: PostgresEndpoint
         do {
             endpoint = try PostgresEndpoint(url: url)
         } catch let error as any UserFacingError {
             throw ServiceStartupError(service: service, message: error.message + (error.hint.map { "; \($0)" } ?? ""))
         }
-        var configuration = try endpoint.clientConfiguration(limits: .service(service))
-        configuration.options.connectTimeout = .seconds(3)
-        // No keep-alive query: postgres-nio arms a keep-alive timer (a task group and a Dispatch
-        // sleep) every time a connection goes back to the pool, i.e. per query — measured as a
-        // visible share of a request. A dead connection is found by its next query (answered
-        // 503 once, then replaced), and /readyz's `SELECT 1` every second keeps one warm.
-        configuration.options.keepAliveBehavior = nil
-        return configuration
+        do {
+            var configuration = try endpoint.connectionConfiguration(database: endpoint.maintenanceDatabase, limits: .service(service))
+            configuration.options.connectTimeout = .seconds(3)
+            return configuration
+        } catch {
+            throw ServiceStartupError(service: service, message: "DATABASE_URL's TLS settings could not be loaded: \(error)")
+        }
     }
 
     /// A router with the platform's routes and middleware; the service adds its own routes.
@@ -146,7 +146,7 @@ public struct ServicePlatform: Sendable {
         // Not waiting for a query that hangs (a hung server): /readyz answers within a second.
         do {
             return try await withTimeout(.seconds(1), { [database, logger] in
-                try await database.query("SELECT 1", logger: logger)
+                try await database.withConnection { _ = try await $0.query("SELECT 1", logger: logger).collect() }
                 return true
             }, onTimeout: { DatabaseUnavailable() })
         } catch {
@@ -160,8 +160,8 @@ public struct ServicePlatform: Sendable {
         }
     }
 
-    /// Runs a database call with a deadline: while the database is down the pool waits for a
-    /// connection (up to its circuit breaker), and a query can hang on a lock or a hung server,
+    /// Runs a database call with a deadline: a connection can take up to its connect timeout to
+    /// fail, a call can wait for a free connection, and a query can hang on a lock or a hung server,
     /// but a request answers 503/unavailable within `timeout` all the same. The server's own
     /// `statement_timeout`/`lock_timeout` (2.5 s/2 s, below the budget) cancel the query first,
     /// so a write that timed out is rolled back rather than applied after the answer. A call
@@ -252,7 +252,7 @@ extension ServicePlatform {
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await DatabaseSpans.run(sql: query.sql, database: databaseName) {
-            try await database.query(query, logger: logger).collect()
+            try await database.withConnection { try await $0.query(query, logger: logger).collect() }
         }
     }
 

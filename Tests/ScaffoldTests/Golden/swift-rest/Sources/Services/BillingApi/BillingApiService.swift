@@ -36,13 +36,13 @@ public struct BillingApiService: BundledService {
                 return try platform.jsonResponse(.badRequest, ["error": "name must be 1 to 200 characters"])
             }
             try await platform.database {
-                try await platform.database.query("INSERT INTO items (name) VALUES (\(item.name))", logger: platform.logger)
+                try await platform.query("INSERT INTO items (name) VALUES (\(item.name))")
             }
             return try platform.jsonResponse(.created, ["name": item.name])
         }
         router.get("/billing-api/items") { _, _ in
             let names = try await platform.database {
-                try await platform.database.query("SELECT name FROM items ORDER BY id", logger: platform.logger).collect().map { try $0.decode(String.self) }
+                try await platform.query("SELECT name FROM items ORDER BY id").map { try $0.decode(String.self) }
             }
             return try platform.jsonResponse(.ok, ["items": names])
         }

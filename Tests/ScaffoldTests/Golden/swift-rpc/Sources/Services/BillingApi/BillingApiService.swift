@@ -36,8 +36,8 @@ public struct BillingApiService: BillingApi_V1_BillingApiServiceHandler, Bundled
         guard name.count <= 200 else { throw ConnectError(.invalidArgument, "name is longer than 200 characters") }
         let message = "Hello \(name)!"
         let count = try await platform.connectDatabase("greeting not stored") {
-            try await platform.database.query("INSERT INTO greetings (name, message) VALUES (\(name), \(message))", logger: platform.logger)
-            return try await platform.database.query("SELECT count(*) FROM greetings", logger: platform.logger).collect().first?.decode(Int64.self) ?? 0
+            try await platform.query("INSERT INTO greetings (name, message) VALUES (\(name), \(message))")
+            return try await platform.query("SELECT count(*) FROM greetings").first?.decode(Int64.self) ?? 0
         }
         return .with {
             $0.message = message

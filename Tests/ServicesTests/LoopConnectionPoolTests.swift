@@ -1,0 +1,152 @@
+import Database
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+@testable import Services
+import TestSupport
+import Testing
+
+/// The per-loop PostgreSQL pool against a real PostgreSQL: never more connections than its cap,
+/// waiters served in order when connections come back, a cancelled waiter out of the queue at
+/// once, a failed connection replaced, and nothing leased after shutdown.
+@Suite struct LoopConnectionPoolTests {
+    typealias Fixture = ServiceDatabaseFixture
+
+    private func makePool(_ fixture: Fixture, maximum: Int) throws -> LoopConnectionPool {
+        var configuration = try PostgresEndpoint(url: fixture.url(Fixture.greeter))
+            .connectionConfiguration(database: Fixture.greeter.database, limits: .service("greeter"))
+        configuration.options.connectTimeout = .seconds(3)
+        return LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                  maximum: maximum, logger: Logger(label: "pool-test"))
+    }
+
+    @Test func theCapHoldsAndWaitersAreServedAsConnectionsReturn() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 2)
+            // Eight calls at once, each holding its connection a little: all succeed on two.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await pool.withConnection { connection in
+                            _ = try await connection.query("SELECT pg_sleep(0.05)", logger: Logger(label: "t")).collect()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(pool.openConnections == 2, "eight concurrent calls, never more than the cap")
+            pool.closeAll()
+        }
+    }
+
+    @Test func aCancelledWaiterLeavesAtOnceAndTheSlotStaysUsable() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 1)
+            let holder = Task {
+                try await pool.withConnection { connection in
+                    _ = try await connection.query("SELECT pg_sleep(1)", logger: Logger(label: "t")).collect()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let waiter = Task { try await pool.withConnection { _ in 1 } }
+            try await Task.sleep(for: .milliseconds(50))
+            let start = ContinuousClock.now
+            waiter.cancel()
+            await #expect(throws: CancellationError.self) { try await waiter.value }
+            #expect(ContinuousClock.now - start < .milliseconds(500), "the waiter left the queue without waiting for the holder")
+            try await holder.value
+            // The one slot is free again and serves the next call.
+            #expect(try await pool.withConnection { _ in 2 } == 2)
+            #expect(pool.openConnections == 1)
+            pool.closeAll()
+        }
+    }
+
+    @Test func aServerErrorKeepsTheConnectionAnyOtherFailureReplacesIt() async throws {
+        struct CallersOwnFailure: Error {}
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 1)
+            let first = try await pool.withConnection { $0.id }
+            // The server answered with an error: the session is still in step, so it is reused.
+            await #expect(throws: PSQLError.self) {
+                try await pool.withConnection { connection in
+                    _ = try await connection.query("SELECT * FROM no_such_table", logger: Logger(label: "t")).collect()
+                }
+            }
+            #expect(try await pool.withConnection { $0.id } == first)
+            // Anything else leaves the connection in an unknown state: closed, a fresh one next.
+            await #expect(throws: CallersOwnFailure.self) {
+                try await pool.withConnection { _ in throw CallersOwnFailure() }
+            }
+            let after = try await pool.withConnection { $0.id }
+            #expect(after != first, "a connection whose call failed outside the server is not reused")
+            #expect(pool.openConnections == 1)
+            pool.closeAll()
+            await #expect(throws: LoopConnectionPool.Closed.self) { try await pool.withConnection { _ in 0 } }
+            #expect(pool.openConnections == 0, "shutdown closed the idle connection")
+        }
+    }
+
+    @Test func aConnectionTheServerClosedIsDroppedAndReplaced() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 1)
+            let (first, backend) = try await pool.withConnection { connection in
+                (connection.id, try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).collect().first?.decode(Int32.self))
+            }
+            let pid = try #require(backend)
+            // Terminated from outside while idle in the pool (a restarted server, an admin).
+            let admin = try makePool(fixture, maximum: 1)
+            try await admin.withConnection { connection in
+                _ = try await connection.query("SELECT pg_terminate_backend(\(pid))", logger: Logger(label: "t")).collect()
+            }
+            admin.closeAll()
+            // The pool notices when the socket closes; the next call gets a fresh connection.
+            let deadline = ContinuousClock.now + .seconds(5)
+            var next = first
+            while next == first, ContinuousClock.now < deadline {
+                next = (try? await pool.withConnection { connection in
+                    _ = try await connection.query("SELECT 1", logger: Logger(label: "t")).collect()
+                    return connection.id
+                }) ?? first
+                if next == first { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(next != first, "the terminated connection was replaced")
+            #expect(pool.openConnections == 1, "the dead connection's slot was given back")
+            pool.closeAll()
+        }
+    }
+
+    @Test func startUpOpensTheMinimumAndNeverMoreThanTheMaximum() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            var configuration = try PostgresEndpoint(url: fixture.url(Fixture.greeter))
+                .connectionConfiguration(database: Fixture.greeter.database, limits: .service("greeter"))
+            configuration.options.connectTimeout = .seconds(3)
+            let pool = LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                          maximum: 4, minimum: 3, logger: Logger(label: "pool-test"))
+            await pool.warmUp()
+            #expect(pool.openConnections == 3)
+            // Warm connections serve calls without opening more.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 { group.addTask { try await pool.withConnection { _ in } } }
+                try await group.waitForAll()
+            }
+            #expect(pool.openConnections <= 4)
+            pool.closeAll()
+        }
+    }
+
+    @Test func aDatabaseThatIsDownFailsTheCallAndFreesTheSlot() async throws {
+        // Nothing listens on this port: connecting fails at once.
+        let closed = try ClosedPort()
+        var configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: closed.port, username: "nobody", password: nil, database: "none", tls: .disable)
+        configuration.options.connectTimeout = .seconds(3)
+        let pool = LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                      maximum: 1, logger: Logger(label: "pool-test"))
+        for _ in 0..<3 {
+            await #expect(throws: (any Error).self) { try await pool.withConnection { _ in 0 } }
+        }
+        #expect(pool.openConnections == 0, "failed connects do not use up the cap")
+        pool.closeAll()
+    }
+}
