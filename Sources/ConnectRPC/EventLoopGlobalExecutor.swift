@@ -29,6 +29,10 @@ public enum EventLoopGlobalExecutor {
 
     private static let enqueued = Atomic<Int>(0)
     private static let installed = Atomic<Bool>(false)
+    private static let running = Atomic<Bool>(false)
+
+    /// Whether ``install()`` succeeded: jobs go to the event loops, not to Dispatch.
+    public static var isInstalled: Bool { running.load(ordering: .relaxed) }
 
     /// The runtime's generic executor: `SerialExecutorRef::generic()`, identity and
     /// implementation both zero (what Dispatch's global executor passes to `swift_job_run`).
@@ -55,6 +59,7 @@ public enum EventLoopGlobalExecutor {
             }
         }
         slot.pointee = unsafeBitCast(hook, to: UnsafeRawPointer.self)
+        running.store(true, ordering: .relaxed)
         return true
     }
 }

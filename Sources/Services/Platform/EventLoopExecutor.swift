@@ -1,5 +1,6 @@
 import ConnectRPC
 import Foundation
+import Synchronization
 import NIOCore
 import NIOPosix
 
@@ -30,6 +31,18 @@ extension ServicePlatform {
         if (environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] ?? "").isEmpty {
             NIOSingletons.groupLoopCountSuggestion = 1
         }
+        concurrencyOnEventLoopsRequested.store(true, ordering: .relaxed)
         return EventLoopGlobalExecutor.install()
+    }
+
+    private static let concurrencyOnEventLoopsRequested = Atomic<Bool>(false)
+
+    /// Logged at start-up: the process asked for its tasks on the event loops and did not get
+    /// them (a runtime without the hook, or another hook already in place). It still works, on
+    /// Dispatch, at a measurably higher cost per request; the log says so rather than leaving a
+    /// slow service unexplained.
+    func warnIfConcurrencyIsNotOnEventLoops() {
+        guard Self.concurrencyOnEventLoopsRequested.load(ordering: .relaxed), !EventLoopGlobalExecutor.isInstalled else { return }
+        logger.warning("tasks run on Dispatch, not on the event loops: the executor hook could not be installed (another hook in place, or a runtime without one); requests cost more CPU")
     }
 }

@@ -218,6 +218,7 @@ extension ServicePlatform {
         )
         configuration.maximumGracefulShutdownDuration = Self.shutdownGracePeriod
         logger.info("starting", metadata: ["port": "\(settings.port)"])
+        warnIfConcurrencyIsNotOnEventLoops()
         try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
     }
