@@ -209,7 +209,7 @@ public struct EmbeddedPostgres: Sendable {
             listen_addresses = '\(settings.host)'
             unix_socket_directories = ''
             password_encryption = 'scram-sha-256'
-            # Each service keeps its pool open (DB_POOL_MIN = DB_POOL_MAX = 10 by default).
+            # Each service keeps up to DB_POOL_MAX (default 10) connections open.
             max_connections = 300
 
             """

@@ -1,4 +1,6 @@
+import ConnectRPC
 import Database
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -147,6 +149,84 @@ import Testing
             await #expect(throws: (any Error).self) { try await pool.withConnection { _ in 0 } }
         }
         #expect(pool.openConnections == 0, "failed connects do not use up the cap")
+        pool.closeAll()
+    }
+
+    // Deadlines (``LoopConnectionPool/withDeadline``): what `withDatabaseDeadline` relies on.
+
+    @Test func aQueryOnAHungServerEndsAtTheDeadlineAndTheConnectionIsReplaced() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 1)
+            let (first, backend) = try await pool.withConnection { connection in
+                (connection.id, try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).collect().first?.decode(Int32.self))
+            }
+            let pid = try #require(backend)
+            // The server process stops answering (no error, no close): only a client deadline helps.
+            #expect(kill(pid, SIGSTOP) == 0)
+            let start = ContinuousClock.now
+            await #expect(throws: ServicePlatform.DatabaseUnavailable.self) {
+                // The outer 5 s only keeps a broken deadline from hanging the test run.
+                try await withTimeout(.seconds(5), {
+                    try await LoopConnectionPool.withDeadline(.now() + .milliseconds(300)) {
+                        try await pool.withConnection { connection in
+                            _ = try await connection.query("SELECT 1", logger: Logger(label: "t")).collect()
+                        }
+                    }
+                }, onTimeout: { TestFailure("the query on the stopped server outlived its deadline") })
+            }
+            let took = ContinuousClock.now - start
+            kill(pid, SIGCONT)
+            #expect(took >= .milliseconds(290) && took < .seconds(2), "ended at its deadline: \(took)")
+            // The hung connection was closed; the next call gets a fresh one in its slot.
+            let next = try await pool.withConnection { connection in
+                _ = try await connection.query("SELECT 1", logger: Logger(label: "t")).collect()
+                return connection.id
+            }
+            #expect(next != first)
+            #expect(pool.openConnections == 1)
+            pool.closeAll()
+        }
+    }
+
+    @Test func aWaiterLeavesAtItsDeadlineAndAFastCallKeepsItsConnection() async throws {
+        try await Fixture.with([Fixture.greeter]) { fixture in
+            let pool = try makePool(fixture, maximum: 1)
+            // A call well within its deadline: the timer never fires, the connection stays.
+            let first = try await LoopConnectionPool.withDeadline(.now() + .seconds(3)) { try await pool.withConnection { $0.id } }
+            let holder = Task {
+                try await pool.withConnection { connection in
+                    _ = try await connection.query("SELECT pg_sleep(1)", logger: Logger(label: "t")).collect()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            await #expect(throws: ServicePlatform.DatabaseUnavailable.self) {
+                try await LoopConnectionPool.withDeadline(.now() + .milliseconds(200)) { try await pool.withConnection { _ in 1 } }
+            }
+            #expect(ContinuousClock.now - start < .milliseconds(700), "the waiter did not wait for the holder")
+            try await holder.value
+            #expect(try await pool.withConnection { $0.id } == first, "one connection served every call")
+            #expect(pool.openConnections == 1)
+            pool.closeAll()
+        }
+    }
+
+    @Test func aServerThatNeverAnswersTheStartUpFailsTheConnectAtTheDeadline() async throws {
+        // Accepts TCP connections and never says a word (a hung server, a wrong port).
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let port = try #require(silent.localAddress?.port)
+        var configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: port, username: "nobody", password: nil, database: "none", tls: .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        let pool = LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                      maximum: 1, logger: Logger(label: "pool-test"))
+        let start = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            try await LoopConnectionPool.withDeadline(.now() + .milliseconds(300)) { try await pool.withConnection { _ in 0 } }
+        }
+        #expect(ContinuousClock.now - start < .seconds(2), "the connect gave up at the call's deadline, not its own 10 s")
+        #expect(pool.openConnections == 0)
         pool.closeAll()
     }
 }

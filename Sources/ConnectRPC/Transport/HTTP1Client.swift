@@ -151,7 +151,8 @@ public final class HTTP1Client: Sendable {
     private func start(_ exchange: Exchange) {
         guard !exchange.isFinished else { return }
         if exchange.deadline != .distantFuture {
-            exchange.timer = eventLoop.scheduleTask(deadline: exchange.deadline) { exchange.fail(.deadlineExceeded) }
+            // A callback, not `scheduleTask`: no promise and future per call.
+            exchange.timer = try? eventLoop.scheduleCallback(at: exchange.deadline, handler: exchange)
         }
         if let connection = pool.checkOut(exchange.endpoint) {
             connection.send(exchange, reused: true)
@@ -223,14 +224,14 @@ extension EventLoopFuture {
 
 /// One request in flight: its promise, deadline timer and connection. Touched only on the
 /// client's loop (hence `@unchecked Sendable`: it crosses into the loop's closures).
-private final class Exchange: @unchecked Sendable {
+private final class Exchange: NIOScheduledCallbackHandler, @unchecked Sendable {
     let request: HTTP1Client.Request
     let endpoint: HTTP1Client.Endpoint
     let deadline: NIODeadline
     let maxBodyBytes: Int
     let keepBody: Bool
     let promise: EventLoopPromise<HTTP1Client.Response>
-    var timer: Scheduled<Void>?
+    var timer: NIOScheduledCallback?
     /// The connection it was sent on, closed when the exchange fails part-way.
     var channel: (any Channel)?
     /// Whether a retry on a fresh connection was already spent (a reused one went stale).
@@ -245,6 +246,11 @@ private final class Exchange: @unchecked Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.keepBody = keepBody
         self.promise = promise
+    }
+
+    /// The deadline passed.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        fail(.deadlineExceeded)
     }
 
     func succeed(_ response: HTTP1Client.Response) {

@@ -63,15 +63,19 @@ actor InvocationFeed {
         // Isolated to the feed: the loop suspends at each await, so the feed stays free.
         listener = Task {
             do {
-                try await platform.database.withConnection { connection in
-                    try await connection.listen(on: Self.channel) { notifications in
-                        self.listenStarted()
-                        for try await notification in notifications {
-                            guard let invocation = Self.decode(notification.payload) else {
-                                logger.warning("invocation notification not understood", metadata: ["bytes": "\(notification.payload.utf8.count)"])
-                                continue
+                // Held for as long as anyone watches: never under a caller's database deadline
+                // (a task inherits its creator's).
+                try await LoopConnectionPool.$deadline.withValue(nil) {
+                    try await platform.database.withConnection { connection in
+                        try await connection.listen(on: Self.channel) { notifications in
+                            self.listenStarted()
+                            for try await notification in notifications {
+                                guard let invocation = Self.decode(notification.payload) else {
+                                    logger.warning("invocation notification not understood", metadata: ["bytes": "\(notification.payload.utf8.count)"])
+                                    continue
+                                }
+                                self.publish(invocation)
                             }
-                            self.publish(invocation)
                         }
                     }
                 }

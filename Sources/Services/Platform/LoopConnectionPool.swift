@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// A service's PostgreSQL connections on one event loop (hand-written: postgres-nio's
 /// `PostgresClient` does the same job, but its per-lease machinery — a pool state machine, a
@@ -17,7 +18,10 @@ import ServiceLifecycle
 ///   server reported (the session is still in step); any other failure — cancelled mid-query, a
 ///   lost socket, an error of the caller's — closes it, as its state is unknown;
 /// - `run()` (one of the application's services) opens `minimum` connections at start-up and
-///   closes everything at graceful shutdown, after the server has finished its requests.
+///   closes everything at graceful shutdown, after the server has finished its requests;
+/// - a call inside ``withDeadline(_:_:)`` ends by then whatever the server does: a waiter leaves
+///   the queue, a connect gives up, and a connection still busy is closed (which fails its query
+///   at once): ``ServicePlatform/DatabaseUnavailable``. One loop timer per call, no task.
 ///
 /// Nothing runs between calls: no keep-alive or idle timer (a dead connection is found by its
 /// next call, answered 503 once, and replaced).
@@ -25,13 +29,24 @@ public final class LoopConnectionPool: Service, Sendable {
     /// The service is shutting down: no more connections.
     public struct Closed: Error {}
 
+    /// The instant by which the calls under way must be answered (``withDeadline(_:_:)``).
+    @TaskLocal static var deadline: NIODeadline?
+
+    /// Runs `body` with every database call in it bounded by `deadline`.
+    public static func withDeadline<T>(_ deadline: NIODeadline, isolation: isolated (any Actor)? = #isolation,
+                                       _ body: () async throws -> T) async rethrows -> T {
+        try await $deadline.withValue(deadline, operation: body, isolation: isolation)
+    }
+
     private struct Waiter {
         let id: Int
-        let continuation: CheckedContinuation<PostgresConnection, any Error>
+        let deadline: NIODeadline?
+        let continuation: CheckedContinuation<Pooled, any Error>
+        var timer: Scheduled<Void>?
     }
 
     private struct State {
-        var idle: [PostgresConnection] = []
+        var idle: [Pooled] = []
         /// Idle, in use and being opened.
         var open = 0
         var waiters = CircularBuffer<Waiter>()
@@ -45,9 +60,33 @@ public final class LoopConnectionPool: Service, Sendable {
     }
 
     private enum Lease {
-        case use(PostgresConnection)
+        case use(Pooled)
         case connect(id: Int)
         case wait(id: Int)
+    }
+
+    /// A connection with its deadline handler: the timer of a call closes it (allocated once per
+    /// connection, not per call).
+    private final class Pooled: NIOScheduledCallbackHandler, Sendable {
+        let connection: PostgresConnection
+        private let expired = Atomic<Bool>(false)
+
+        init(_ connection: PostgresConnection) { self.connection = connection }
+
+        var hasExpired: Bool { expired.load(ordering: .relaxed) }
+
+        func arm(at deadline: NIODeadline?, on eventLoop: any EventLoop) -> NIOScheduledCallback? {
+            expired.store(false, ordering: .relaxed)
+            guard let deadline else { return nil }
+            return try? eventLoop.scheduleCallback(at: deadline, handler: self)
+        }
+
+        /// The call ran past its deadline: closing the connection fails its query now (a hung
+        /// server would otherwise keep it waiting); the pool then replaces it.
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            expired.store(true, ordering: .relaxed)
+            connection.close().whenComplete { _ in }
+        }
     }
 
     let eventLoop: any EventLoop
@@ -71,26 +110,34 @@ public final class LoopConnectionPool: Service, Sendable {
     /// an error the server reported) and is closed otherwise.
     public func withConnection<T>(isolation: isolated (any Actor)? = #isolation,
                                   _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await lease()
+        let deadline = Self.deadline
+        let pooled = try await lease(deadline)
+        let timer = pooled.arm(at: deadline, on: eventLoop)
         let result: T
         do {
-            result = try await body(connection)
+            result = try await body(pooled.connection)
         } catch {
-            giveBack(connection, reusable: (error as? PSQLError)?.code == .server)
+            timer?.cancel()
+            if pooled.hasExpired {
+                giveBack(pooled, reusable: false)
+                throw ServicePlatform.DatabaseUnavailable()
+            }
+            giveBack(pooled, reusable: (error as? PSQLError)?.code == .server)
             throw error
         }
-        giveBack(connection, reusable: true)
+        timer?.cancel()
+        giveBack(pooled, reusable: !pooled.hasExpired)
         return result
     }
 
     /// Connections open now (idle, in use, being opened).
     public var openConnections: Int { state.withLockedValue { $0.open } }
 
-    private func lease() async throws -> PostgresConnection {
+    private func lease(_ deadline: NIODeadline?) async throws -> Pooled {
         let lease = try state.withLockedValue { state throws -> Lease in
             guard !state.closed else { throw Closed() }
-            while let connection = state.idle.popLast() {
-                if !connection.isClosed { return .use(connection) }
+            while let pooled = state.idle.popLast() {
+                if !pooled.connection.isClosed { return .use(pooled) }
                 state.open -= 1
             }
             if state.open < maximum {
@@ -100,64 +147,87 @@ public final class LoopConnectionPool: Service, Sendable {
             return .wait(id: state.nextID())
         }
         switch lease {
-        case .use(let connection):
-            return connection
+        case .use(let pooled):
+            return pooled
         case .connect(let id):
-            return try await connect(id: id)
+            return try await connect(id: id, deadline: deadline)
         case .wait(let id):
-            return try await waitForConnection(id: id)
+            return try await waitForConnection(id: id, deadline: deadline)
         }
     }
 
     /// Opens a connection in a slot already counted in `open`; on failure the slot passes to the
     /// first waiter (which tries for itself rather than waiting for a release that may not come).
-    private func connect(id: Int) async throws -> PostgresConnection {
+    private func connect(id: Int, deadline: NIODeadline?) async throws -> Pooled {
         do {
-            return try await PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
+            var configuration = configuration
+            if let deadline {
+                let remaining = deadline - .now()
+                guard remaining > .zero else { throw ServicePlatform.DatabaseUnavailable() }
+                configuration.options.connectTimeout = min(configuration.options.connectTimeout, remaining)
+            }
+            return Pooled(try await PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger))
         } catch {
             releaseSlot()
             throw error
         }
     }
 
-    private func waitForConnection(id: Int) async throws -> PostgresConnection {
+    private func waitForConnection(id: Int, deadline: NIODeadline?) async throws -> Pooled {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresConnection, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Pooled, any Error>) in
+                // The timer only finds the waiter if it is still queued; one that fires before the
+                // waiter is queued is seen below as a deadline already past.
+                let timer = deadline.map { deadline in
+                    eventLoop.scheduleTask(deadline: deadline) { self.removeWaiter(id, failing: ServicePlatform.DatabaseUnavailable()) }
+                }
                 let failure = state.withLockedValue { state -> (any Error)? in
                     // Cancelled before it could queue: the handler ran and found nothing to remove.
                     if Task.isCancelled { return CancellationError() }
                     if state.closed { return Closed() }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    if let deadline, deadline <= .now() { return ServicePlatform.DatabaseUnavailable() }
+                    state.waiters.append(Waiter(id: id, deadline: deadline, continuation: continuation, timer: timer))
                     return nil
                 }
-                if let failure { continuation.resume(throwing: failure) }
+                if let failure {
+                    timer?.cancel()
+                    continuation.resume(throwing: failure)
+                }
             }
         } onCancel: {
-            let waiter = state.withLockedValue { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
+            removeWaiter(id, failing: CancellationError())
         }
+    }
+
+    /// Takes a waiter out of the queue (cancelled, or past its deadline) and fails it.
+    private func removeWaiter(_ id: Int, failing failure: any Error) {
+        let waiter = state.withLockedValue { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(throwing: failure)
     }
 
     /// Back from a lease: to the first waiter, or idle; closed when it cannot be trusted (its
     /// slot then passes to the first waiter, which gets a fresh connection).
-    private func giveBack(_ connection: PostgresConnection, reusable: Bool) {
+    private func giveBack(_ pooled: Pooled, reusable: Bool) {
         enum Then { case handTo(Waiter), keep, close }
         let then = state.withLockedValue { state -> Then in
-            guard reusable, !connection.isClosed, !state.closed else { return .close }
+            guard reusable, !pooled.connection.isClosed, !state.closed else { return .close }
             if let waiter = state.waiters.popFirst() { return .handTo(waiter) }
-            state.idle.append(connection)
+            state.idle.append(pooled)
             return .keep
         }
         switch then {
         case .handTo(let waiter):
-            waiter.continuation.resume(returning: connection)
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: pooled)
         case .keep:
             break
         case .close:
-            Self.closeInBackground(connection)
+            Self.closeInBackground(pooled.connection)
             releaseSlot()
         }
     }
@@ -173,10 +243,12 @@ public final class LoopConnectionPool: Service, Sendable {
             return (waiter, state.nextID())
         }
         guard let (waiter, id) = handOver else { return }
-        // The waiter is suspended in its continuation; the connection is opened for it.
+        waiter.timer?.cancel()
+        // The waiter is suspended in its continuation; the connection is opened for it (within
+        // the waiter's deadline).
         Task {
             do {
-                waiter.continuation.resume(returning: try await connect(id: id))
+                waiter.continuation.resume(returning: try await connect(id: id, deadline: waiter.deadline))
             } catch {
                 waiter.continuation.resume(throwing: error)
             }
@@ -194,7 +266,7 @@ public final class LoopConnectionPool: Service, Sendable {
             }
             guard let id else { return }
             do {
-                giveBack(try await connect(id: id), reusable: true)
+                giveBack(try await connect(id: id, deadline: nil), reusable: true)
             } catch {
                 logger.debug("database connection not opened at start-up", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 return
@@ -204,7 +276,7 @@ public final class LoopConnectionPool: Service, Sendable {
 
     /// Closes idle connections and fails waiters; connections in use close when given back.
     public func closeAll() {
-        let (idle, waiters) = state.withLockedValue { state -> ([PostgresConnection], CircularBuffer<Waiter>) in
+        let (idle, waiters) = state.withLockedValue { state -> ([Pooled], CircularBuffer<Waiter>) in
             state.closed = true
             defer {
                 state.open -= state.idle.count
@@ -213,8 +285,11 @@ public final class LoopConnectionPool: Service, Sendable {
             }
             return (state.idle, state.waiters)
         }
-        for connection in idle { Self.closeInBackground(connection) }
-        for waiter in waiters { waiter.continuation.resume(throwing: Closed()) }
+        for pooled in idle { Self.closeInBackground(pooled.connection) }
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: Closed())
+        }
     }
 
     /// Opens the minimum, holds the pool until graceful shutdown, then closes it.

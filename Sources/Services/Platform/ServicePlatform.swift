@@ -145,10 +145,10 @@ public struct ServicePlatform: Sendable {
     private func checkDatabase() async -> Bool {
         // Not waiting for a query that hangs (a hung server): /readyz answers within a second.
         do {
-            return try await withTimeout(.seconds(1), { [database, logger] in
-                try await database.withConnection { _ = try await $0.query("SELECT 1", logger: logger).collect() }
-                return true
-            }, onTimeout: { DatabaseUnavailable() })
+            try await LoopConnectionPool.withDeadline(.now() + .seconds(1)) {
+                try await database.withConnection { [logger] in _ = try await $0.query("SELECT 1", logger: logger).collect() }
+            }
+            return true
         } catch {
             // Once per change, not per probe: why the database is unreachable (a TLS mismatch,
             // a wrong password) is a configuration problem the log must name.
@@ -166,6 +166,10 @@ public struct ServicePlatform: Sendable {
     /// `statement_timeout`/`lock_timeout` (2.5 s/2 s, below the budget) cancel the query first,
     /// so a write that timed out is rolled back rather than applied after the answer. A call
     /// whose request was already answered (cancelled) does not start at all.
+    ///
+    /// The pool enforces it (``LoopConnectionPool/withDeadline(_:_:)``): a waiter leaves the
+    /// queue, a connect gives up, a connection still busy at the deadline is closed. That is one
+    /// loop timer per call where a race would add a task, its scheduling and a continuation.
     public func withDatabaseDeadline<T: Sendable>(_ timeout: Duration = .seconds(3), _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let inFlight = DatabaseMetrics.shared.begin()
         defer { DatabaseMetrics.shared.end(inFlight) }
@@ -177,7 +181,7 @@ public struct ServicePlatform: Sendable {
             if let enforced = EnforcedDeadline.current, enforced <= .now + timeout {
                 return try await body()
             }
-            return try await withTimeout(timeout, body) { DatabaseUnavailable() }
+            return try await LoopConnectionPool.withDeadline(.now() + TimeAmount(timeout), body)
         } catch {
             DatabaseMetrics.shared.failed()
             throw error
