@@ -176,12 +176,11 @@ public struct ServicePlatform: Sendable {
         do {
             guard settings.usesDatabase else { throw DatabaseUnavailable() }
             try Task.checkCancellation()
-            // Inside a request already answered at a sooner instant, that race covers this call
-            // (a task and a timer fewer per call; the outcome is the same).
-            if let enforced = EnforcedDeadline.current, enforced <= .now + timeout {
-                return try await body()
-            }
-            return try await LoopConnectionPool.withDeadline(.now() + TimeAmount(timeout), body)
+            // Inside a request answered at a sooner instant (its `Connect-Timeout-Ms`), that
+            // instant bounds the call too: its connection is not left busy after the answer.
+            var budget = timeout
+            if let enforced = EnforcedDeadline.current { budget = min(budget, ContinuousClock.now.duration(to: enforced)) }
+            return try await LoopConnectionPool.withDeadline(.now() + TimeAmount(budget), body)
         } catch {
             DatabaseMetrics.shared.failed()
             throw error
