@@ -15,12 +15,20 @@ import Testing
 @Suite struct LoopConnectionPoolTests {
     typealias Fixture = ServiceDatabaseFixture
 
-    private func makePool(_ fixture: Fixture, maximum: Int) throws -> LoopConnectionPool {
+    private func makePool(_ fixture: Fixture, maximum: Int, minimum: Int = 0) throws -> LoopConnectionPool {
         var configuration = try PostgresEndpoint(url: fixture.url(Fixture.greeter))
             .connectionConfiguration(database: Fixture.greeter.database, limits: .service("greeter"))
         configuration.options.connectTimeout = .seconds(3)
         return LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-                                  maximum: maximum, logger: Logger(label: "pool-test"))
+                                  maximum: maximum, minimum: minimum, logger: Logger(label: "pool-test"))
+    }
+
+    /// The pooled connection a call gets, and its server process.
+    private func connectionAndBackend(_ pool: LoopConnectionPool) async throws -> (connection: Int, backend: Int32) {
+        let (id, backend) = try await pool.withConnection { connection in
+            (connection.id, try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).collect().first?.decode(Int32.self))
+        }
+        return (id, try #require(backend))
     }
 
     @Test func theCapHoldsAndWaitersAreServedAsConnectionsReturn() async throws {
@@ -93,10 +101,7 @@ import Testing
     @Test func aConnectionTheServerClosedIsDroppedAndReplaced() async throws {
         try await Fixture.with([Fixture.greeter]) { fixture in
             let pool = try makePool(fixture, maximum: 1)
-            let (first, backend) = try await pool.withConnection { connection in
-                (connection.id, try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).collect().first?.decode(Int32.self))
-            }
-            let pid = try #require(backend)
+            let (first, pid) = try await connectionAndBackend(pool)
             // Terminated from outside while idle in the pool (a restarted server, an admin).
             let admin = try makePool(fixture, maximum: 1)
             try await admin.withConnection { connection in
@@ -121,11 +126,7 @@ import Testing
 
     @Test func startUpOpensTheMinimumAndNeverMoreThanTheMaximum() async throws {
         try await Fixture.with([Fixture.greeter]) { fixture in
-            var configuration = try PostgresEndpoint(url: fixture.url(Fixture.greeter))
-                .connectionConfiguration(database: Fixture.greeter.database, limits: .service("greeter"))
-            configuration.options.connectTimeout = .seconds(3)
-            let pool = LoopConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-                                          maximum: 4, minimum: 3, logger: Logger(label: "pool-test"))
+            let pool = try makePool(fixture, maximum: 4, minimum: 3)
             await pool.warmUp()
             #expect(pool.openConnections == 3)
             // Warm connections serve calls without opening more.
@@ -157,10 +158,7 @@ import Testing
     @Test func aQueryOnAHungServerEndsAtTheDeadlineAndTheConnectionIsReplaced() async throws {
         try await Fixture.with([Fixture.greeter]) { fixture in
             let pool = try makePool(fixture, maximum: 1)
-            let (first, backend) = try await pool.withConnection { connection in
-                (connection.id, try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).collect().first?.decode(Int32.self))
-            }
-            let pid = try #require(backend)
+            let (first, pid) = try await connectionAndBackend(pool)
             // The server process stops answering (no error, no close): only a client deadline helps.
             #expect(kill(pid, SIGSTOP) == 0)
             let start = ContinuousClock.now
