@@ -11,7 +11,7 @@ import Synchronization
 /// caller's CPU per Greet; this pool's lease is a lock and an array pop).
 ///
 /// - at most `maximum` connections (idle + in use + being opened); a lease beyond that waits, in
-///   order, and a cancelled waiter (the caller's database deadline) leaves the queue at once;
+///   order, and a waiter cancelled or past its deadline leaves the queue at once;
 /// - idle connections reused last-in first-out (the warmest first); one found closed (the server
 ///   went away) is dropped and replaced by the next lease;
 /// - a connection comes back to the pool when its call succeeded or failed with an error the
