@@ -292,6 +292,12 @@ public final class LoopConnectionPool: Service, Sendable {
         }
     }
 
+    /// A pool dropped without `closeAll()` (a test that failed part-way) still closes its idle
+    /// connections: postgres-nio asserts that a connection is closed before it goes away.
+    deinit {
+        for pooled in state.withLockedValue({ $0.idle }) { Self.closeInBackground(pooled.connection) }
+    }
+
     /// Opens the minimum, holds the pool until graceful shutdown, then closes it.
     public func run() async throws {
         await warmUp()
