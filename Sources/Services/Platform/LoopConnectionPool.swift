@@ -43,6 +43,12 @@ public final class LoopConnectionPool: Service, Sendable {
         let deadline: NIODeadline?
         let continuation: CheckedContinuation<Pooled, any Error>
         var timer: Scheduled<Void>?
+
+        /// Answers the waiter; its deadline timer is no longer needed.
+        func resume(with result: Result<Pooled, any Error>) {
+            timer?.cancel()
+            continuation.resume(with: result)
+        }
     }
 
     private struct State {
@@ -205,9 +211,7 @@ public final class LoopConnectionPool: Service, Sendable {
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             return state.waiters.remove(at: index)
         }
-        guard let waiter else { return }
-        waiter.timer?.cancel()
-        waiter.continuation.resume(throwing: failure)
+        waiter?.resume(with: .failure(failure))
     }
 
     /// Back from a lease: to the first waiter, or idle; closed when it cannot be trusted (its
@@ -222,8 +226,7 @@ public final class LoopConnectionPool: Service, Sendable {
         }
         switch then {
         case .handTo(let waiter):
-            waiter.timer?.cancel()
-            waiter.continuation.resume(returning: pooled)
+            waiter.resume(with: .success(pooled))
         case .keep:
             break
         case .close:
@@ -243,14 +246,13 @@ public final class LoopConnectionPool: Service, Sendable {
             return (waiter, state.nextID())
         }
         guard let (waiter, id) = handOver else { return }
-        waiter.timer?.cancel()
         // The waiter is suspended in its continuation; the connection is opened for it (within
-        // the waiter's deadline).
+        // the waiter's deadline, which `connect` enforces from here on).
         Task {
             do {
-                waiter.continuation.resume(returning: try await connect(id: id, deadline: waiter.deadline))
+                waiter.resume(with: .success(try await connect(id: id, deadline: waiter.deadline)))
             } catch {
-                waiter.continuation.resume(throwing: error)
+                waiter.resume(with: .failure(error))
             }
         }
     }
@@ -286,10 +288,7 @@ public final class LoopConnectionPool: Service, Sendable {
             return (state.idle, state.waiters)
         }
         for pooled in idle { Self.closeInBackground(pooled.connection) }
-        for waiter in waiters {
-            waiter.timer?.cancel()
-            waiter.continuation.resume(throwing: Closed())
-        }
+        for waiter in waiters { waiter.resume(with: .failure(Closed())) }
     }
 
     /// A pool dropped without `closeAll()` (a test that failed part-way) still closes its idle
